@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# hv_pci SWIOTLB companion: per-device SWIOTLB pools for virtio devices in
+# WSL 2-style Hyper-V guests.
+#
+# When the kernel build system includes this directory as an external module
+# (make -C <kernel> M=$(pwd)), only Kbuild matters; everything below is the
+# project's own front end.
+
+ifneq ($(KERNELRELEASE),)
+include $(src)/Kbuild
+else
+
+SHELL := /bin/bash
+FLAVOR ?= default
+export KDIR CACHE_DIR ACCEL
+
+.PHONY: help deps fetch kernel module overlay run test check clean-cache
+
+help: ## List the targets
+	@echo "Targets (variables: KDIR=<own 7.x tree>, FLAVOR=$(FLAVOR), CACHE_DIR, ACCEL=kvm|tcg):"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+
+deps: ## Install packages, rust-src, bindgen-cli and virtme-ng (idempotent)
+	@scripts/deps.sh
+
+fetch: deps ## Fetch and extract Debian's linux-source-7.3 into the cache
+	@scripts/fetch-kernel.sh
+
+kernel: deps ## Configure and build the guest kernel and the module (FLAVOR=...)
+	@scripts/build-kernel.sh $(FLAVOR)
+
+overlay: ## Apply the overlay to a kernel tree in place: make overlay KSRC=<tree>
+	@test -n "$(KSRC)" || { echo "usage: make overlay KSRC=<kernel tree>"; exit 2; }
+	@scripts/apply-overlay.sh "$(KSRC)"
+
+run: deps ## Build, boot a guest and show the pools working
+	@scripts/run.sh
+
+test: deps ## Run every test (tools, build, guests); ends with "N passed, N failed"
+	@tests/run.sh
+
+check: deps ## rustfmt, clippy (CLIPPY=1) and checkpatch --strict on our code
+	@scripts/check.sh
+
+clean-cache: ## Remove the build cache (kernel source, build trees, ccache)
+	rm -rf "$${CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hv-swiotlb}"
+
+endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Interface of the hv_pci SWIOTLB companion's C shim to its Rust side
+ * (mirrored in shim.rs). See hv_pci_swiotlb_shim.c for the contracts.
+ */
+#ifndef _HV_PCI_SWIOTLB_SHIM_H
+#define _HV_PCI_SWIOTLB_SHIM_H
+
+#include <linux/types.h>
+
+struct device;
+struct io_tlb_mem;
+
+struct hvps_pool_stats {
+	unsigned long nslabs;
+	unsigned long used;
+	unsigned long hiwater;
+	unsigned long mapped;
+};
+
+bool hvps_core_api_get(void);
+void hvps_core_api_put(void);
+int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
+		     struct io_tlb_mem **mem);
+int hvps_pool_destroy(struct io_tlb_mem *mem);
+int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem);
+const void *hvps_dev_pool(struct device *dev);
+void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats);
+void *hvps_reserve(size_t size, phys_addr_t *phys);
+void hvps_unreserve(phys_addr_t phys, size_t size);
+phys_addr_t hvps_virt_to_phys(const void *addr);
+void hvps_kunit_skip(const char *reason);
+
+#endif /* _HV_PCI_SWIOTLB_SHIM_H */

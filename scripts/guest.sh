@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot a built kernel with virtme-ng and run one command inside it.
+#
+# Usage: scripts/guest.sh BUILD_DIR OUT_DIR COMMAND
+#   OUT_DIR is shared read-write with the guest; the whole console goes to
+#   OUT_DIR/console.log. Exit status is the command's, or 124 on timeout.
+# Environment:
+#   GUEST_APPEND   extra kernel parameters
+#   GUEST_MEM      memory (default 1G);  GUEST_CPUS  vCPUs (default 2)
+#   GUEST_TIMEOUT  seconds before the guest is killed (default 600)
+#   GUEST_QEMU     extra QEMU options (after the standard devices)
+#   ACCEL          kvm|tcg to skip the probe
+#
+# Standard devices (the host's root, shared by vng, is another virtio
+# device without an IOMMU platform, like vng's console ports):
+#   net0  virtio-net, iommu_platform=on       (bounces through SWIOTLB)
+#   net1  virtio-net, no iommu_platform       (control device, net0's peer
+#         on a QEMU-internal hub: no traffic leaves QEMU)
+#   blk0, blk1  virtio-blk, iommu_platform=on, 64 MiB files in the cache
+#   rp1   an empty pcie-root-port for hot-plug
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+build=${1:?usage: guest.sh BUILD_DIR OUT_DIR COMMAND}
+out=${2:?usage: guest.sh BUILD_DIR OUT_DIR COMMAND}
+cmd=${3:?usage: guest.sh BUILD_DIR OUT_DIR COMMAND}
+bz=$build/arch/x86/boot/bzImage
+[ -f "$bz" ] || die "no kernel at $bz (run make kernel)"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export PATH=$CACHE_DIR/venv/bin:$PATH
+
+disks=$CACHE_DIR/disks
+mkdir -p "$disks"
+for d in blk0 blk1; do
+	[ -f "$disks/$d.img" ] || truncate -s 64M "$disks/$d.img"
+done
+
+accel=$("$TOP/scripts/accel.sh" "$bz")
+vng_accel=(--disable-kvm)
+cpu_opt=""
+if [ "${accel%% *}" = kvm ]; then
+	vng_accel=()
+	cpu_opt="-cpu ${accel#kvm }"
+fi
+echo "$accel" >"$out/accel"
+
+qemu_opts="$cpu_opt
+ -netdev hubport,id=hn0,hubid=0 -netdev hubport,id=hn1,hubid=0
+ -device virtio-net-pci,netdev=hn0,mac=52:54:00:00:00:10,disable-legacy=on,iommu_platform=on
+ -device virtio-net-pci,netdev=hn1,mac=52:54:00:00:00:11
+ -drive file=$disks/blk0.img,if=none,id=blk0,format=raw,cache=unsafe
+ -device virtio-blk-pci,drive=blk0,serial=blk0,disable-legacy=on,iommu_platform=on
+ -drive file=$disks/blk1.img,if=none,id=blk1,format=raw,cache=unsafe
+ -device virtio-blk-pci,drive=blk1,serial=blk1,disable-legacy=on,iommu_platform=on
+ -device pcie-root-port,id=rp1,chassis=1,slot=1
+ ${GUEST_QEMU:-}"
+
+rc=0
+timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
+	vng -r "$bz" "${vng_accel[@]}" --disable-microvm --verbose \
+	--cpus "${GUEST_CPUS:-2}" --memory "${GUEST_MEM:-1G}" \
+	--rwdir "$out" --cwd "$TOP" \
+	--append "swiotlb=force,track_hiwater ${GUEST_APPEND:-}" \
+	--qemu-opts "$(echo $qemu_opts)" \
+	--exec "$cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
+exit $rc

@@ -1,0 +1,18 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# On a kernel without the SWIOTLB device pool API, the module loads, says so
+# exactly once with the WSL wording, stays loaded and unloads cleanly.
+# Also saves the load-time log, which carries the module's KUnit suites.
+. "$(dirname "$0")/lib.sh"
+: "${MOD:?MOD must name the module to load}"
+
+dmesg -C
+check "missing-patch: insmod succeeds" insmod "$MOD"
+dmesg >"$OUT/dmesg-load.txt"
+check "missing-patch: exact message logged once" \
+	expect_eq 1 count_msg "$MISSING_PATCH_MSG"
+check "missing-patch: module stays loaded" grep -q "^$MODNAME " /proc/modules
+check "missing-patch: publishes nothing" \
+	test ! -e /sys/bus/pci/drivers/virtio-pci/swiotlb_base
+check "missing-patch: rmmod succeeds" rmmod "$MODNAME"
+check "missing-patch: module gone after rmmod" sh -c "! grep -q '^$MODNAME ' /proc/modules"
