@@ -17,6 +17,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 flavor=${1:-default}
+
+# One build at a time per cache: two makes in one tree corrupt each other.
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/build.lock"
+flock -n 9 || { log "build: waiting for another build in $CACHE_DIR"; flock 9; }
 jobs=${JOBS:-$(nproc)}
 mk=(make -s LLVM=-19 "CC=ccache clang-19" -j"$jobs")
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE_DIR/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-10G}

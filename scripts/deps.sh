@@ -9,7 +9,7 @@ BINDGEN_VERSION=0.73.2
 VNG_VERSION=1.42
 DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
 	libssl-dev cpio dwarves busybox-static qemu-system-x86 ccache udev
-	python3-venv xz-utils kmod make git rsync e2fsprogs socat)
+	python3-venv xz-utils kmod make git rsync e2fsprogs socat iproute2 iputils-ping)
 
 stamp=$CACHE_DIR/deps.stamp
 want="$BINDGEN_VERSION $VNG_VERSION ${DEB_PKGS[*]}"

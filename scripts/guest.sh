@@ -62,7 +62,7 @@ timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
 	vng -r "$bz" "${vng_accel[@]}" --disable-microvm --verbose \
 	--cpus "${GUEST_CPUS:-2}" --memory "${GUEST_MEM:-1G}" \
 	--rwdir "$out" --cwd "$TOP" \
-	--append "swiotlb=force,track_hiwater ${GUEST_APPEND:-}" \
-	--qemu-opts "$(echo $qemu_opts)" \
+	--append="swiotlb=force,track_hiwater ${GUEST_APPEND:-}" \
+	--qemu-opts="$(echo $qemu_opts)" \
 	--exec "$cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

@@ -7,12 +7,13 @@ set -euo pipefail
 
 t0=$(date +%s)
 build=$(phase build "$TOP/scripts/build-kernel.sh" "${FLAVOR:-default}")
+phase tools cargo build --quiet --locked --manifest-path "$TOP/tools/Cargo.toml" >&2
 out=$CACHE_DIR/run
 rm -rf "$out"; mkdir -p "$out"
 mod=$build/extmod/drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
 rc=0
 phase boot "$TOP/scripts/guest.sh" "$build" "$out" \
-	"OUT=$out MOD=$mod bash tests/guest/demo.sh" || rc=$?
+	"OUT=$out MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/demo.sh" || rc=$?
 echo "accelerator: $(cat "$out/accel")"
 if [ -s "$out/demo.txt" ]; then
 	cat "$out/demo.txt"

@@ -135,6 +135,9 @@ python3 "$TOP/tests/ktap.py" "$work/pool-api/dmesg-load.txt" --no-skip \
 	--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_pool >"$work/ktap-pool-api.txt"
 results_from "$work/ktap-pool-api.txt"
 
+guest_cases driver "$build" \
+	"MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
+
 guest_cases missing-patch "$nopool" "MOD=$mod bash tests/guest/missing-patch.sh"
 python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" \
 	--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_pool >"$work/ktap-missing.txt"

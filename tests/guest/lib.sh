@@ -42,3 +42,69 @@ expect_eq() {
 }
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+
+DBG=/sys/kernel/debug/hv_pci_swiotlb
+VIRTIO_PCI=/sys/bus/pci/drivers/virtio-pci
+
+# pci_of_blk SERIAL: PCI address of the virtio-blk disk with that serial.
+pci_of_blk() {
+	local d
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] || continue
+		basename "$(dirname "$(readlink -f "$d/device")")"
+		return
+	done
+}
+
+# dev_of_blk SERIAL: /dev node of that disk.
+dev_of_blk() {
+	local d
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && echo "/dev/$(basename "$d")" && return
+	done
+}
+
+# netdev_of_mac MAC: interface name with that address.
+netdev_of_mac() {
+	local n
+	for n in /sys/class/net/*; do
+		[ "$(cat "$n/address")" = "$1" ] && basename "$n" && return
+	done
+}
+
+# pci_of_mac MAC: PCI address of that virtio-net function.
+pci_of_mac() {
+	basename "$(dirname "$(readlink -f "/sys/class/net/$(netdev_of_mac "$1")/device")")"
+}
+
+# rebind BDF: unbind from virtio-pci and bind again (a pool is handed out on bind).
+rebind() {
+	echo "$1" >"$VIRTIO_PCI/unbind" && echo "$1" >"$VIRTIO_PCI/bind"
+}
+
+# pool_line BDF: the device's line in the driver's debugfs table (empty if none).
+pool_line() {
+	grep "^$1 " "$DBG/devices" 2>/dev/null
+}
+
+# pool_col BDF N: column N of that line (3 base, 4 size, 6 used, 7 hiwater, 8 mappings).
+pool_col() {
+	pool_line "$1" | awk -v n="$2" '{print $n}'
+}
+
+# table_devices: number of devices in the table.
+table_devices() {
+	grep -vc '^#' "$DBG/devices" 2>/dev/null || true
+}
+
+# has_pool BDF...: each device has a line in the table.
+has_pool() {
+	local d
+	for d; do [ -n "$(pool_line "$d")" ] || { echo "$d has no pool"; return 1; }; done
+}
+
+# no_pool BDF...: none of the devices has a line in the table.
+no_pool() {
+	local d
+	for d; do [ -z "$(pool_line "$d")" ] || { echo "$d has a pool"; return 1; }; done
+}

@@ -7,12 +7,13 @@
 : "${MOD:?MOD must name the module to load}"
 
 dmesg -C
-check "missing-patch: insmod succeeds" insmod "$MOD"
+check "missing-patch: insmod test_mode=1 succeeds" insmod "$MOD" test_mode=1
 dmesg >"$OUT/dmesg-load.txt"
 check "missing-patch: exact message logged once" \
 	expect_eq 1 count_msg "$MISSING_PATCH_MSG"
 check "missing-patch: module stays loaded" grep -q "^$MODNAME " /proc/modules
 check "missing-patch: publishes nothing" \
 	test ! -e /sys/bus/pci/drivers/virtio-pci/swiotlb_base
+check "missing-patch: no debugfs directory" test ! -e "$DBG"
 check "missing-patch: rmmod succeeds" rmmod "$MODNAME"
 check "missing-patch: module gone after rmmod" sh -c "! grep -q '^$MODNAME ' /proc/modules"

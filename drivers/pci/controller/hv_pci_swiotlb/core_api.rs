@@ -17,7 +17,7 @@ impl CoreApi {
     pub(crate) fn get() -> Option<Self> {
         // SAFETY: `hvps_core_api_get` has no preconditions; on success we own one reference
         // and release it exactly once, in `drop`.
-        unsafe { shim::hvps_core_api_get() }.then_some(Self(()))
+        unsafe { shim::hvps_core_api_get() }.then(|| Self(()))
     }
 
     /// Takes another reference on the API.

@@ -3,21 +3,35 @@
 //! Per-device SWIOTLB bounce buffer pools for virtio devices behind Hyper-V vPCI.
 //!
 //! In a WSL 2 guest every virtio device (virtiofs for `/mnt/c`, virtio-net) bounces its streaming
-//! DMA through SWIOTLB. This driver gives each such device its own pool carved from one range
-//! below 4 GiB and publishes that range for the host, which hands it to every virtio device as
-//! `swiotlb=0x<base>,<size>`.
+//! DMA through SWIOTLB. This driver reserves one range below 4 GiB, cuts it into pools, gives
+//! each virtio PCI function its own pool when virtio-pci binds to it, and publishes the range as
+//! `swiotlb_base` and `swiotlb_size` in hv_pci's driver directory for the host, which hands it to
+//! every virtio device as `swiotlb=0x<base>,<size>`.
 //!
 //! The pools need the SWIOTLB device pool API of the core kernel. It is looked up when the driver
 //! starts, so one module binary serves kernels with and without it; without it the driver says
-//! so once and stays idle.
+//! so once and stays idle. See `Documentation/admin-guide/hv-pci-swiotlb.rst`.
 
 mod core_api;
+mod devices;
+mod notifier;
+mod params;
 mod pool;
+mod publish;
 mod reservation;
 mod shim;
 mod size;
+mod slices;
 
-use kernel::prelude::*;
+use core_api::CoreApi;
+use devices::Registry;
+use kernel::{bindings, c_str, debugfs, prelude::*, str::CString, sync::Arc};
+use notifier::BusNotifier;
+use params::SizeChoice;
+use pool::Pool;
+use publish::Publication;
+use reservation::Reservation;
+use slices::SlicePlan;
 
 module! {
     type: HvPciSwiotlb,
@@ -25,6 +39,17 @@ module! {
     authors: ["hv-swiotlb developers"],
     description: "Per-device SWIOTLB pools for virtio devices behind Hyper-V vPCI",
     license: "GPL",
+    params: {
+        test_mode: bool {
+            default: false,
+            description: "Serve every virtio-pci function, not only those behind hv_pci, and \
+                          publish in virtio-pci's driver directory (for guests without VMBus)",
+        },
+        max_devices: u32 {
+            default: 4,
+            description: "Number of per-device pools (1-64); more devices share them",
+        },
+    },
 }
 
 /// What a user on a kernel without the core SWIOTLB device pool API reads, word for word as the
@@ -33,17 +58,174 @@ pub(crate) const MISSING_PATCH_MSG: &str = "The running kernel is missing a patc
     significantly improves virtio device performance. Update to a more recent WSL kernel to \
     enable this optimization.";
 
+/// The debugfs view: `hv_pci_swiotlb/layout` and `hv_pci_swiotlb/devices`.
+struct Debugfs {
+    _files: [Pin<KBox<debugfs::File<Arc<Registry>>>>; 2],
+    _dir: debugfs::Dir,
+}
+
+impl Debugfs {
+    fn new(registry: &Arc<Registry>) -> Result<Self> {
+        let dir = debugfs::Dir::new(c_str!("hv_pci_swiotlb"));
+        let layout = KBox::pin_init(
+            dir.read_callback_file(c_str!("layout"), registry.clone(), &|r, f| {
+                writeln!(f, "{}", r.layout().name())
+            }),
+            GFP_KERNEL,
+        )?;
+        let devices = KBox::pin_init(
+            dir.read_callback_file(c_str!("devices"), registry.clone(), &|r, f| {
+                r.write_table(f)
+            }),
+            GFP_KERNEL,
+        )?;
+        Ok(Self {
+            _files: [layout, devices],
+            _dir: dir,
+        })
+    }
+}
+
+/// Everything the driver runs while active. Fields drop in order: first no new devices are
+/// attached, then the views go, then the pools and finally the memory.
+#[pin_data]
+struct Active {
+    #[pin]
+    notifier: BusNotifier<Registry>,
+    _debugfs: Debugfs,
+    _publication: Publication,
+    registry: Arc<Registry>,
+}
+
 struct HvPciSwiotlb {
-    _api: Option<core_api::CoreApi>,
+    active: Option<Pin<KBox<Active>>>,
+    _api: Option<CoreApi>,
+}
+
+/// Builds the pools and starts serving devices; [`None`] where the driver stays idle (the reason
+/// is logged).
+fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
+    let test_mode = module_parameters::test_mode.value();
+
+    // Built in, the range was reserved at core_initcall; as a module, now.
+    let reservation = match Reservation::take_early() {
+        Some(r) => r,
+        None => {
+            let SizeChoice::Reserve(size) = params::log_size_choice() else {
+                return Ok(None);
+            };
+            match Reservation::with_fallback(size) {
+                Ok(r) => r,
+                Err(_) => return Ok(None),
+            }
+        }
+    };
+
+    let (layout, ok) = params::choose_layout(shim::param(shim::hvps_param_layout));
+    if !ok {
+        pr_warn!("unknown layout: using {}\n", layout.name());
+    }
+    let (max_devices, ok) = params::choose_max_devices(module_parameters::max_devices.value());
+    if !ok {
+        pr_warn!(
+            "max_devices must be 1-{}: using {max_devices}\n",
+            params::MAX_DEVICES
+        );
+    }
+    let Some(plan) = SlicePlan::new(reservation.size(), layout, max_devices as usize) else {
+        pr_err!("reservation too small for a pool\n");
+        return Ok(None);
+    };
+
+    let base = reservation.base();
+    let size = reservation.size();
+    let backing = Arc::new(reservation, GFP_KERNEL)?;
+    let mut pools = KVec::with_capacity(plan.count, GFP_KERNEL)?;
+    for i in 0..plan.count {
+        let name = CString::try_from_fmt(fmt!("hv_pci_swiotlb-{i}"))?;
+        pools.push(
+            Pool::new(api, &backing, plan.offset(i), plan.size, &name)?,
+            GFP_KERNEL,
+        )?;
+    }
+    drop(backing);
+
+    let publication = match Publication::new(test_mode, base, size) {
+        Ok(p) => p,
+        Err(e) if e == EEXIST => {
+            pr_info!("hv_pci already publishes swiotlb_base: the kernel has its own pools; idle\n");
+            return Ok(None);
+        }
+        Err(e) if e == ENODEV => {
+            pr_info!(
+                "no {} driver to publish the range in{}; idle\n",
+                if test_mode { "virtio-pci" } else { "hv_pci" },
+                if test_mode {
+                    ""
+                } else {
+                    " (not a Hyper-V guest? test_mode=1 serves QEMU)"
+                }
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+
+    let registry = Arc::pin_init(Registry::new(test_mode, layout, pools), GFP_KERNEL)?;
+    let debugfs = Debugfs::new(&registry)?;
+    // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
+    let pci_bus = unsafe { &*(&raw const bindings::pci_bus_type) };
+    let active = KBox::pin_init(
+        try_pin_init!(Active {
+            notifier <- BusNotifier::new(pci_bus, registry.clone()),
+            _debugfs: debugfs,
+            _publication: publication,
+            registry,
+        }),
+        GFP_KERNEL,
+    )?;
+    pr_info!(
+        "{} layout: {} pool(s) of {} KiB in {:#x}+{:#x}{}\n",
+        layout.name(),
+        plan.count,
+        plan.size >> 10,
+        base,
+        size,
+        if test_mode {
+            " (test mode: any virtio-pci function)"
+        } else {
+            ""
+        }
+    );
+    Ok(Some(active))
 }
 
 impl kernel::Module for HvPciSwiotlb {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let api = core_api::CoreApi::get();
-        match api {
-            Some(_) => pr_info!("SWIOTLB device pool API available\n"),
-            None => pr_warn!("{}\n", MISSING_PATCH_MSG),
+        let Some(api) = CoreApi::get() else {
+            pr_warn!("{}\n", MISSING_PATCH_MSG);
+            // A range reserved early has no use now: give it back.
+            drop(Reservation::take_early());
+            return Ok(Self {
+                active: None,
+                _api: None,
+            });
+        };
+        pr_info!("SWIOTLB device pool API available\n");
+        let active = start(&api)?;
+        Ok(Self {
+            active,
+            _api: Some(api),
+        })
+    }
+}
+
+impl Drop for HvPciSwiotlb {
+    fn drop(&mut self) {
+        if let Some(active) = self.active.as_ref() {
+            // Module references keep the module loaded while a device has a pool, so this only
+            // finds devices if initialisation failed half way.
+            active.registry.release_all();
         }
-        Ok(Self { _api: api })
     }
 }

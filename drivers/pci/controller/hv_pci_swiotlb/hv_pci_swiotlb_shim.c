@@ -9,14 +9,23 @@
  * loads on kernels with and without it and can tell the user which it is.
  */
 
+#include <linux/device.h>
 #include <linux/err.h>
 #include <linux/gfp.h>
+#include <linux/hyperv.h>
+#include <linux/init.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/pci.h>
 #include <linux/sizes.h>
 #include <linux/swiotlb.h>
+#include <linux/sysfs.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <asm/mshyperv.h>
 
 #include "hv_pci_swiotlb_shim.h"
 
@@ -240,6 +249,266 @@ phys_addr_t hvps_virt_to_phys(const void *addr)
 	return virt_to_phys((void *)addr);
 }
 
+/* --- Parameters that Rust cannot declare (strings, early_param) ---------- */
+
+static char hvps_size[32];
+module_param_string(size, hvps_size, sizeof(hvps_size), 0444);
+MODULE_PARM_DESC(size,
+		 "Bounce buffer memory for all pools, memparse syntax (e.g. 64M); 0 disables. Built in, hv_pci_swiotlb=<size> sets it too.");
+
+static char hvps_layout[16];
+module_param_string(layout, hvps_layout, sizeof(hvps_layout), 0444);
+MODULE_PARM_DESC(layout, "per-device (default): a pool per device; shared: one pool for all");
+
+#ifndef MODULE
+static char hvps_boot_size[32];
+static bool hvps_boot_size_set;
+
+/* hv_pci_swiotlb=<size>, the WSL kernels' parameter; only a size. */
+static int __init hvps_boot_size_param(char *arg)
+{
+	strscpy(hvps_boot_size, arg ?: "", sizeof(hvps_boot_size));
+	hvps_boot_size_set = true;
+	return 0;
+}
+early_param("hv_pci_swiotlb", hvps_boot_size_param);
+#endif
+
+/**
+ * hvps_param_size() - the requested size as the user wrote it
+ *
+ * Return: the boot parameter hv_pci_swiotlb= if given (built in only), else
+ * the module parameter, or NULL if neither was given.
+ */
+const char *hvps_param_size(void)
+{
+#ifndef MODULE
+	if (hvps_boot_size_set)
+		return hvps_boot_size;
+#endif
+	return hvps_size[0] ? hvps_size : NULL;
+}
+
+/**
+ * hvps_param_layout() - the layout parameter, or NULL if not given
+ */
+const char *hvps_param_layout(void)
+{
+	return hvps_layout[0] ? hvps_layout : NULL;
+}
+
+/* --- The early reservation of the built-in driver -------------------------- */
+
+static phys_addr_t hvps_early_base;
+static size_t hvps_early_size;
+
+/**
+ * hvps_early_set() - remember the range reserved at core_initcall
+ * @base: its physical address
+ * @size: its size
+ */
+void hvps_early_set(phys_addr_t base, size_t size)
+{
+	hvps_early_base = base;
+	hvps_early_size = size;
+}
+
+/**
+ * hvps_early_take() - hand the early range over to the driver, once
+ * @base: set to its physical address
+ * @size: set to its size, 0 if there is none (module, disabled, or failed)
+ *
+ * Return: its kernel virtual address, or NULL if there is none.
+ */
+void *hvps_early_take(phys_addr_t *base, size_t *size)
+{
+	*base = hvps_early_base;
+	*size = hvps_early_size;
+	hvps_early_size = 0;
+	return *size ? phys_to_virt(*base) : NULL;
+}
+
+#ifndef MODULE
+/*
+ * Built in, reserve at core_initcall while memory below 4 GiB is still
+ * unfragmented; the Rust module itself only starts at device_initcall.
+ */
+static int __init hvps_early_initcall(void)
+{
+	hvps_early_reserve();
+	return 0;
+}
+core_initcall(hvps_early_initcall);
+#endif
+
+/* --- Publication of the range in the driver directory ---------------------- */
+
+static phys_addr_t hvps_pub_base;
+static size_t hvps_pub_size;
+static struct device_driver *hvps_pub_drv;
+
+static ssize_t swiotlb_base_show(struct device_driver *drv, char *buf)
+{
+	return sysfs_emit(buf, "0x%llx\n", (unsigned long long)hvps_pub_base);
+}
+
+static ssize_t swiotlb_size_show(struct device_driver *drv, char *buf)
+{
+	return sysfs_emit(buf, "%zu\n", hvps_pub_size);
+}
+
+/* The address is as sensitive as /proc/iomem's: root only. */
+static struct driver_attribute driver_attr_swiotlb_base =
+	__ATTR(swiotlb_base, 0400, swiotlb_base_show, NULL);
+static struct driver_attribute driver_attr_swiotlb_size =
+	__ATTR(swiotlb_size, 0444, swiotlb_size_show, NULL);
+
+static int hvps_match_any(struct device *dev, const void *data)
+{
+	return 1;
+}
+
+/* The vmbus bus_type is static in vmbus_drv.c; take it from a vmbus device. */
+static const struct bus_type *hvps_vmbus_bus(void)
+{
+#if IS_REACHABLE(CONFIG_HYPERV_VMBUS)
+	struct device *root = hv_is_hyperv_initialized() ?
+			      hv_get_vmbus_root_device() : NULL;
+	struct device *child;
+	const struct bus_type *bus;
+
+	if (!root)
+		return NULL;
+	child = device_find_child(root, NULL, hvps_match_any);
+	if (!child)
+		return NULL;
+	bus = child->bus;
+	put_device(child);
+	return bus;
+#else
+	return NULL;
+#endif
+}
+
+/**
+ * hvps_publish() - publish the range as swiotlb_base and swiotlb_size
+ * @test_mode: publish in the virtio-pci driver's directory on the PCI bus
+ *	(QEMU guests without VMBus) instead of in hv_pci's on the vmbus
+ * @base: physical address of the range
+ * @size: its size
+ *
+ * Both targets go through the same lookup and file creation.
+ *
+ * Return: 0; -ENODEV if the driver directory does not exist; -EEXIST if the
+ * files already exist (the running kernel's hv_pci publishes its own);
+ * another negative errno.
+ */
+int hvps_publish(bool test_mode, phys_addr_t base, size_t size)
+{
+	const struct bus_type *bus = test_mode ? &pci_bus_type : hvps_vmbus_bus();
+	const char *name = test_mode ? "virtio-pci" : "hv_pci";
+	struct device_driver *drv;
+	int ret;
+
+	if (!bus)
+		return -ENODEV;
+	drv = driver_find(name, bus);
+	if (!drv)
+		return -ENODEV;
+	/* Our files live in its directory: keep its module, if any, loaded. */
+	if (!try_module_get(drv->owner))
+		return -ENODEV;
+
+	hvps_pub_base = base;
+	hvps_pub_size = size;
+	ret = driver_create_file(drv, &driver_attr_swiotlb_base);
+	if (ret)
+		goto err_put;
+	ret = driver_create_file(drv, &driver_attr_swiotlb_size);
+	if (ret) {
+		driver_remove_file(drv, &driver_attr_swiotlb_base);
+		goto err_put;
+	}
+	hvps_pub_drv = drv;
+	return 0;
+
+err_put:
+	module_put(drv->owner);
+	return ret;
+}
+
+/**
+ * hvps_unpublish() - remove what hvps_publish() created
+ */
+void hvps_unpublish(void)
+{
+	struct device_driver *drv = hvps_pub_drv;
+
+	if (!drv)
+		return;
+	driver_remove_file(drv, &driver_attr_swiotlb_size);
+	driver_remove_file(drv, &driver_attr_swiotlb_base);
+	module_put(drv->owner);
+	hvps_pub_drv = NULL;
+}
+
+/* --- Facts about devices, for the Rust side's decisions -------------------- */
+
+static bool hvps_behind_hv_pci(struct device *dev)
+{
+	for (dev = dev->parent; dev; dev = dev->parent)
+		if (dev->driver && !strcmp(dev->driver->name, "hv_pci"))
+			return true;
+	return false;
+}
+
+/**
+ * hvps_dev_facts() - what the attach policy needs to know about a device
+ * @dev: a device on the PCI bus
+ * @facts: filled in
+ *
+ * Context: the device lock is held (bus notifier).
+ */
+void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts)
+{
+	struct pci_dev *pdev = to_pci_dev(dev);
+
+	facts->vendor = pdev->vendor;
+	facts->device = pdev->device;
+	facts->driver = dev->driver ? dev->driver->name : NULL;
+	facts->behind_hv_pci = hvps_behind_hv_pci(dev);
+}
+
+static int hvps_virtio_child(struct device *child, void *data)
+{
+	int *ret = data;
+
+	if (!child->bus || strcmp(child->bus->name, "virtio") || !child->driver)
+		return 0;
+	*ret = virtio_has_feature(dev_to_virtio(child),
+				  VIRTIO_F_ACCESS_PLATFORM);
+	return 1;
+}
+
+/**
+ * hvps_virtio_dma_api() - whether a virtio PCI function's device uses the DMA API
+ * @dev: a PCI device bound to virtio-pci
+ *
+ * Only devices that negotiated VIRTIO_F_ACCESS_PLATFORM map their buffers
+ * through the DMA API, and so through SWIOTLB.
+ *
+ * Context: the device lock is held (bus notifier).
+ * Return: 1 if it does, 0 if it does not, -ENOENT if no virtio driver is
+ * bound yet to tell.
+ */
+int hvps_virtio_dma_api(struct device *dev)
+{
+	int ret = -ENOENT;
+
+	device_for_each_child(dev, &ret, hvps_virtio_child);
+	return ret;
+}
+
 #if IS_ENABLED(CONFIG_KUNIT)
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
@@ -258,3 +527,21 @@ void hvps_kunit_skip(const char *reason)
 		kunit_mark_skipped(test, "%s", reason);
 }
 #endif
+
+/**
+ * hvps_module_get() - take a reference on this module
+ *
+ * Return: false if the module is going away.
+ */
+bool hvps_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+/**
+ * hvps_module_put() - drop a reference taken by hvps_module_get()
+ */
+void hvps_module_put(void)
+{
+	module_put(THIS_MODULE);
+}

@@ -18,6 +18,16 @@ struct hvps_pool_stats {
 	unsigned long mapped;
 };
 
+struct hvps_dev_facts {
+	u16 vendor;
+	u16 device;
+	const char *driver;
+	bool behind_hv_pci;
+};
+
+/* Implemented in Rust (reservation.rs), called at core_initcall when built in. */
+void hvps_early_reserve(void);
+
 bool hvps_core_api_get(void);
 void hvps_core_api_put(void);
 int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
@@ -30,5 +40,15 @@ void *hvps_reserve(size_t size, phys_addr_t *phys);
 void hvps_unreserve(phys_addr_t phys, size_t size);
 phys_addr_t hvps_virt_to_phys(const void *addr);
 void hvps_kunit_skip(const char *reason);
+const char *hvps_param_size(void);
+const char *hvps_param_layout(void);
+void hvps_early_set(phys_addr_t base, size_t size);
+void *hvps_early_take(phys_addr_t *base, size_t *size);
+int hvps_publish(bool test_mode, phys_addr_t base, size_t size);
+void hvps_unpublish(void);
+void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts);
+int hvps_virtio_dma_api(struct device *dev);
+bool hvps_module_get(void);
+void hvps_module_put(void);
 
 #endif /* _HV_PCI_SWIOTLB_SHIM_H */

@@ -15,7 +15,10 @@ use crate::{
     reservation::Reservation,
     shim::{self, IoTlbMem, PoolStats},
 };
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 use kernel::{
     bindings,
     device::Device,
@@ -30,6 +33,14 @@ pub(crate) const SLOT_SIZE: usize = 2048;
 pub(crate) const SEGMENT_SLOTS: usize = 128;
 /// The smallest useful pool and the largest single mapping: one segment, 256 KiB.
 pub(crate) const SEGMENT_SIZE: usize = SLOT_SIZE * SEGMENT_SLOTS;
+
+/// Pools created and not (yet) destroyed, for accounting and leak checks.
+static LIVE_POOLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of pools alive now.
+pub(crate) fn live_pools() -> usize {
+    LIVE_POOLS.load(Ordering::Relaxed)
+}
 
 /// Returns the C `struct device` behind `dev`.
 pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
@@ -79,6 +90,7 @@ impl Pool {
         // long as the pool holds `backing`.
         to_result(unsafe { shim::hvps_pool_create(base, size, name.as_char_ptr(), &mut mem) })?;
         let mem = NonNull::new(mem).ok_or(ENOMEM)?;
+        LIVE_POOLS.fetch_add(1, Ordering::Relaxed);
         let pool = Self {
             mem,
             base,
@@ -109,6 +121,11 @@ impl Pool {
     /// Physical address of the pool's first byte.
     pub(crate) fn base(&self) -> u64 {
         self.base
+    }
+
+    /// Size of the pool in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 
     /// Whether the physical range `[addr, addr + len)` lies inside the pool.
@@ -154,7 +171,9 @@ impl Drop for Pool {
         // SAFETY: no attachment holds this pool any more (each holds a reference), so no device
         // maps through it; the pool is destroyed only here.
         let ret = unsafe { shim::hvps_pool_destroy(self.mem.as_ptr()) };
-        if ret != 0 {
+        if ret == 0 {
+            LIVE_POOLS.fetch_sub(1, Ordering::Relaxed);
+        } else {
             // The pool (EBUSY) or its memory's encryption state (EIO) is still live: never give
             // the memory back.
             pr_err!(
@@ -297,10 +316,11 @@ mod tests {
                     bindings::DMA_ATTR_NO_WARN as usize,
                 )
             };
-            (addr != DMA_MAPPING_ERROR).then_some(Self {
+            let len = buf.len();
+            (addr != DMA_MAPPING_ERROR).then(|| Self {
                 dev,
                 addr,
-                len: buf.len(),
+                len,
                 dir,
                 _buf: PhantomData,
             })
@@ -384,12 +404,10 @@ mod tests {
         drop(map);
         assert_eq!(pool.stats().used, 0);
         drop(att);
-        // SAFETY: the pool is idle and detached; destroy it here instead of in `drop`, so the
-        // test sees the result, and forget our handle so it is not destroyed twice.
-        let ret = unsafe { shim::hvps_pool_destroy(pool.mem.as_ptr()) };
-        assert_eq!(ret, 0);
-        let pool = Arc::into_unique_or_drop(pool).expect("last reference");
-        core::mem::forget(pool);
+        // Unmapped and detached: dropping the pool destroys it for real.
+        let before = live_pools();
+        drop(pool);
+        assert_eq!(live_pools(), before - 1);
     }
 
     #[test]

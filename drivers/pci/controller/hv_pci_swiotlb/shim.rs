@@ -28,6 +28,26 @@ pub(crate) struct PoolStats {
     pub(crate) mapped: usize,
 }
 
+/// What the C shim tells about a device (`struct hvps_dev_facts`).
+#[repr(C)]
+pub(crate) struct DevFacts {
+    pub(crate) vendor: u16,
+    pub(crate) device: u16,
+    pub(crate) driver: *const c_char,
+    pub(crate) behind_hv_pci: bool,
+}
+
+impl Default for DevFacts {
+    fn default() -> Self {
+        Self {
+            vendor: 0,
+            device: 0,
+            driver: core::ptr::null(),
+            behind_hv_pci: false,
+        }
+    }
+}
+
 // `bindings::device` ends in a flexible array that bindgen models as a field-less struct, which
 // the lint flags; only pointers to it cross the boundary.
 #[allow(improper_ctypes)]
@@ -47,6 +67,25 @@ extern "C" {
     pub(crate) fn hvps_reserve(size: usize, phys: *mut bindings::phys_addr_t) -> *mut u8;
     pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
+    pub(crate) fn hvps_param_size() -> *const c_char;
+    pub(crate) fn hvps_param_layout() -> *const c_char;
+    pub(crate) fn hvps_early_set(base: bindings::phys_addr_t, size: usize);
+    pub(crate) fn hvps_early_take(base: *mut bindings::phys_addr_t, size: *mut usize) -> *mut u8;
+    pub(crate) fn hvps_publish(test_mode: bool, base: bindings::phys_addr_t, size: usize) -> c_int;
+    pub(crate) fn hvps_unpublish();
+    pub(crate) fn hvps_dev_facts(dev: *mut bindings::device, facts: *mut DevFacts);
+    pub(crate) fn hvps_virtio_dma_api(dev: *mut bindings::device) -> c_int;
+    pub(crate) fn hvps_module_get() -> bool;
+    pub(crate) fn hvps_module_put();
+}
+
+/// Reads a string parameter from the shim: [`None`] if not given.
+pub(crate) fn param(f: unsafe extern "C" fn() -> *const c_char) -> Option<&'static [u8]> {
+    // SAFETY: the parameter getters have no preconditions.
+    let p = unsafe { f() };
+    // SAFETY: a non-NULL result is a NUL-terminated string in a static buffer that is only
+    // written while parameters are parsed, before the driver runs.
+    (!p.is_null()).then(|| unsafe { kernel::ffi::CStr::from_ptr(p.cast()) }.to_bytes())
 }
 
 #[cfg(CONFIG_KUNIT)]

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Which device uses which pool: the attach policy and its bookkeeping.
+//!
+//! A virtio PCI function gets a pool when virtio-pci is about to bind to it (nothing is mapped
+//! yet), gives it back when virtio-pci turns out not to use the DMA API for it, and when the
+//! driver unbinds or the device goes away. All pools are made up front, so these events only
+//! move pointers.
+
+use crate::{
+    notifier::{BusEvent, BusEvents},
+    params::Layout,
+    pool::{raw_device, Attachment, Pool},
+    shim, slices,
+};
+use core::fmt::{self, Write};
+use kernel::{
+    device::Device,
+    ffi::CStr as FfiCStr,
+    new_mutex,
+    prelude::*,
+    sync::{aref::ARef, Arc, Mutex},
+};
+
+/// PCI vendor ID of virtio devices.
+pub(crate) const VIRTIO_VENDOR: u16 = 0x1af4;
+/// Name of the PCI driver of virtio devices.
+pub(crate) const VIRTIO_PCI_DRIVER: &[u8] = b"virtio-pci";
+
+/// What the attach policy looks at, gathered by the C shim.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DeviceFacts<'a> {
+    /// PCI vendor ID.
+    pub(crate) vendor: u16,
+    /// Name of the driver binding or bound, if any.
+    pub(crate) driver: Option<&'a [u8]>,
+    /// Whether an ancestor is bound to hv_pci (a Hyper-V vPCI function).
+    pub(crate) behind_hv_pci: bool,
+}
+
+/// Whether a device should get a pool: a virtio function handled by virtio-pci, behind Hyper-V
+/// vPCI unless in test mode.
+pub(crate) fn wants_pool(facts: &DeviceFacts<'_>, test_mode: bool) -> bool {
+    facts.vendor == VIRTIO_VENDOR
+        && facts.driver == Some(VIRTIO_PCI_DRIVER)
+        && (test_mode || facts.behind_hv_pci)
+}
+
+struct Binding {
+    dev: ARef<Device>,
+    slice: usize,
+    attachment: Attachment,
+    module: ModuleRef,
+}
+
+struct Bindings {
+    list: KVec<Binding>,
+}
+
+/// The pools and the devices using them; handles the PCI bus's events.
+#[pin_data]
+pub(crate) struct Registry {
+    test_mode: bool,
+    layout: Layout,
+    pools: KVec<Arc<Pool>>,
+    #[pin]
+    bindings: Mutex<Bindings>,
+}
+
+/// A module reference held for each device with a pool, so that the module cannot be unloaded
+/// while a bound driver may be mapping through one of its pools.
+struct ModuleRef;
+
+impl ModuleRef {
+    fn get() -> Option<Self> {
+        // SAFETY: no preconditions.
+        unsafe { shim::hvps_module_get() }.then(|| ModuleRef)
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: taken by a successful `hvps_module_get` in `get`.
+        unsafe { shim::hvps_module_put() };
+    }
+}
+
+impl Registry {
+    /// A registry handing out `pools` according to `layout`.
+    pub(crate) fn new(
+        test_mode: bool,
+        layout: Layout,
+        pools: KVec<Arc<Pool>>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            test_mode,
+            layout,
+            pools,
+            bindings <- new_mutex!(Bindings { list: KVec::new() }),
+        })
+    }
+
+    fn facts(dev: &Device) -> DeviceFacts<'_> {
+        let mut raw = shim::DevFacts::default();
+        // SAFETY: `dev` is a PCI device (the notifier is on the PCI bus) that the bus keeps
+        // alive during the event; `raw` is writable.
+        unsafe { shim::hvps_dev_facts(raw_device(dev), &mut raw) };
+        DeviceFacts {
+            vendor: raw.vendor,
+            // SAFETY: a non-NULL driver name is a NUL-terminated string that lives as long as
+            // the driver, which stays registered while it is bound or binding to `dev`.
+            driver: (!raw.driver.is_null())
+                .then(|| unsafe { FfiCStr::from_ptr(raw.driver.cast()) }.to_bytes()),
+            behind_hv_pci: raw.behind_hv_pci,
+        }
+    }
+
+    fn attach(&self, dev: &Device) {
+        let mut b = self.bindings.lock();
+        if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
+            return;
+        }
+        let mut users = KVec::new();
+        for i in 0..self.pools.len() {
+            if users
+                .push(b.list.iter().filter(|x| x.slice == i).count(), GFP_KERNEL)
+                .is_err()
+            {
+                dev_err!(dev, "out of memory: keeping the default SWIOTLB pool\n");
+                return;
+            }
+        }
+        let Some(slice) = slices::pick_slice(&users) else {
+            return;
+        };
+        let Some(module) = ModuleRef::get() else {
+            return;
+        };
+        let pool = &self.pools[slice];
+        let attachment = match pool.attach(dev) {
+            Ok(a) => a,
+            Err(e) => {
+                dev_warn!(
+                    dev,
+                    "cannot use SWIOTLB pool {slice} ({e:?}); keeping the default\n"
+                );
+                return;
+            }
+        };
+        if let Err(e) = b.list.push(
+            Binding {
+                dev: dev.into(),
+                slice,
+                attachment,
+                module,
+            },
+            GFP_KERNEL,
+        ) {
+            // Dropping the binding detaches again (nothing is mapped yet).
+            dev_err!(
+                dev,
+                "out of memory ({e:?}): keeping the default SWIOTLB pool\n"
+            );
+            return;
+        }
+        let shared = self.layout == Layout::PerDevice && users[slice] > 0;
+        dev_info!(
+            dev,
+            "SWIOTLB pool {slice}{}: {:#x}+{:#x}\n",
+            if shared {
+                " (shared: more devices than slices)"
+            } else {
+                ""
+            },
+            pool.base(),
+            pool.size()
+        );
+    }
+
+    fn release(&self, dev: &Device, why: &str) {
+        let mut b = self.bindings.lock();
+        let Some(i) = b.list.iter().position(|x| core::ptr::eq(&*x.dev, dev)) else {
+            return;
+        };
+        let Ok(Binding {
+            slice,
+            attachment,
+            module,
+            ..
+        }) = b.list.remove(i)
+        else {
+            return;
+        };
+        drop(b);
+        match attachment.detach() {
+            Ok(()) => dev_info!(dev, "SWIOTLB pool {slice} released ({why})\n"),
+            Err((attachment, e)) => {
+                // Still mapping: the pool and the module stay with the device for good rather
+                // than disappear under it.
+                dev_err!(dev, "SWIOTLB pool {slice} still in use ({e:?}); kept\n");
+                core::mem::forget(attachment);
+                core::mem::forget(module);
+            }
+        }
+    }
+
+    /// Releases every device's pool, for module exit (only reached when no device holds one,
+    /// thanks to the module references; kept for the error paths of `init`).
+    pub(crate) fn release_all(&self) {
+        loop {
+            let dev = match self.bindings.lock().list.first() {
+                Some(b) => b.dev.clone(),
+                None => return,
+            };
+            self.release(&dev, "driver unloading");
+        }
+    }
+
+    /// Writes the per-device table of the debugfs file `devices`.
+    pub(crate) fn write_table(&self, f: &mut impl Write) -> fmt::Result {
+        writeln!(f, "# device driver base size slots used hiwater mappings")?;
+        let b = self.bindings.lock();
+        for x in b.list.iter() {
+            let pool = &self.pools[x.slice];
+            let st = pool.stats();
+            let facts = Self::facts(&x.dev);
+            let driver = facts
+                .driver
+                .and_then(|d| core::str::from_utf8(d).ok())
+                .unwrap_or("-");
+            writeln!(
+                f,
+                "{} {} {:#x} {} {} {} {} {}",
+                x.dev.name().to_str().unwrap_or("?"),
+                driver,
+                pool.base(),
+                pool.size(),
+                st.nslabs,
+                st.used,
+                st.hiwater,
+                st.mapped
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The layout in use.
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
+    }
+}
+
+impl BusEvents for Registry {
+    fn event(&self, event: BusEvent, dev: &Device) {
+        match event {
+            BusEvent::BindDriver => {
+                if wants_pool(&Self::facts(dev), self.test_mode) {
+                    self.attach(dev);
+                }
+            }
+            BusEvent::BoundDriver => {
+                // SAFETY: `dev` is bound to virtio-pci (or not ours); the device lock is held.
+                if unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) } == 0 {
+                    self.release(
+                        dev,
+                        "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
+                    );
+                }
+            }
+            BusEvent::UnboundDriver => self.release(dev, "driver unbound"),
+            BusEvent::DriverNotBound => self.release(dev, "driver failed to bind"),
+            BusEvent::DelDevice => self.release(dev, "device removed"),
+        }
+    }
+}
+
+#[kunit_tests(hv_pci_swiotlb_devices)]
+mod tests {
+    use super::*;
+
+    fn facts(vendor: u16, driver: Option<&'static [u8]>, hv: bool) -> DeviceFacts<'static> {
+        DeviceFacts {
+            vendor,
+            driver,
+            behind_hv_pci: hv,
+        }
+    }
+
+    #[test]
+    fn matches_virtio_behind_hv_pci() {
+        assert!(wants_pool(&facts(0x1af4, Some(b"virtio-pci"), true), false));
+        assert!(!wants_pool(
+            &facts(0x1af4, Some(b"virtio-pci"), false),
+            false
+        ));
+        assert!(!wants_pool(
+            &facts(0x8086, Some(b"virtio-pci"), true),
+            false
+        ));
+        assert!(!wants_pool(&facts(0x1af4, Some(b"vfio-pci"), true), false));
+        assert!(!wants_pool(&facts(0x1af4, None, true), false));
+    }
+
+    #[test]
+    fn test_mode_matches_any_virtio_pci_function() {
+        assert!(wants_pool(&facts(0x1af4, Some(b"virtio-pci"), false), true));
+        assert!(!wants_pool(
+            &facts(0x1b36, Some(b"virtio-pci"), false),
+            true
+        ));
+        assert!(!wants_pool(
+            &facts(0x1af4, Some(b"virtio-pcie"), false),
+            true
+        ));
+    }
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The driver's configuration: what the user asked for, checked, and what is used instead of
+//! anything that does not make sense.
+//!
+//! A bad value never stops the driver from loading: it is named in the log together with what
+//! happens instead, which for the size is the safe choice of not reserving anything (devices then
+//! keep bouncing through the kernel's default SWIOTLB pool).
+
+use crate::{
+    reservation::RESERVATION_ALIGN,
+    size::{parse_size, SizeError},
+};
+use kernel::fmt;
+use kernel::prelude::*;
+
+/// Default size of the reservation, as in WSL kernels.
+pub(crate) const DEFAULT_SIZE: usize = 64 << 20;
+/// Largest reservation accepted: it must fit below 4 GiB next to everything else there.
+pub(crate) const MAX_SIZE: usize = 1 << 30;
+/// Default number of per-device slices.
+pub(crate) const DEFAULT_MAX_DEVICES: u32 = 4;
+/// Most per-device slices.
+pub(crate) const MAX_DEVICES: u32 = 64;
+
+/// How the reservation is shared among devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// One pool per device (the default).
+    PerDevice,
+    /// One pool for all devices, as WSL kernels do; kept for comparisons.
+    Shared,
+}
+
+impl Layout {
+    /// The parameter value that selects this layout.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Layout::PerDevice => "per-device",
+            Layout::Shared => "shared",
+        }
+    }
+
+    /// Parses the `layout=` parameter.
+    pub(crate) fn parse(s: &[u8]) -> Option<Self> {
+        match s {
+            b"per-device" => Some(Layout::PerDevice),
+            b"shared" => Some(Layout::Shared),
+            _ => None,
+        }
+    }
+}
+
+/// What to reserve, as decided from the size parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizeChoice {
+    /// Reserve this many bytes (a multiple of [`RESERVATION_ALIGN`]).
+    Reserve(usize),
+    /// Reserve nothing: the user said 0, or the value was unusable.
+    Disabled,
+}
+
+/// Why the size parameter was not used as given; each becomes one log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizeNote {
+    /// Rounded up to a multiple of 2 MiB.
+    RoundedUp { from: u64, to: usize },
+    /// The user disabled the driver with 0.
+    Zero,
+    /// Not a size at all.
+    Invalid(SizeError),
+    /// Larger than [`MAX_SIZE`].
+    TooLarge(u64),
+}
+
+impl fmt::Display for SizeNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SizeNote::RoundedUp { from, to } => {
+                write!(f, "{from} bytes rounded up to {to} (a multiple of 2 MiB)")
+            }
+            SizeNote::Zero => write!(f, "0: disabled, devices keep the default SWIOTLB pool"),
+            SizeNote::Invalid(e) => write!(
+                f,
+                "{}: not reserving anything, devices keep the default SWIOTLB pool",
+                match e {
+                    SizeError::NotANumber => "not a size (want e.g. 64M or 0x4000000)",
+                    SizeError::TrailingGarbage => "unexpected characters after the size",
+                    SizeError::Overflow => "too large a number",
+                }
+            ),
+            SizeNote::TooLarge(v) => write!(
+                f,
+                "{v} bytes is more than the {} MiB allowed below 4 GiB: not reserving anything, \
+                 devices keep the default SWIOTLB pool",
+                MAX_SIZE >> 20
+            ),
+        }
+    }
+}
+
+/// Decides the reservation size from the raw parameter (`None`: not given).
+pub(crate) fn choose_size(param: Option<&[u8]>) -> (SizeChoice, Option<SizeNote>) {
+    let Some(raw) = param else {
+        return (SizeChoice::Reserve(DEFAULT_SIZE), None);
+    };
+    let bytes = match parse_size(raw) {
+        Ok(0) => return (SizeChoice::Disabled, Some(SizeNote::Zero)),
+        Ok(v) => v,
+        Err(e) => return (SizeChoice::Disabled, Some(SizeNote::Invalid(e))),
+    };
+    if bytes > MAX_SIZE as u64 {
+        return (SizeChoice::Disabled, Some(SizeNote::TooLarge(bytes)));
+    }
+    // Fits in usize: bounded by MAX_SIZE above.
+    let rounded = (bytes as usize).next_multiple_of(RESERVATION_ALIGN);
+    let note = (rounded as u64 != bytes).then_some(SizeNote::RoundedUp {
+        from: bytes,
+        to: rounded,
+    });
+    (SizeChoice::Reserve(rounded), note)
+}
+
+/// Decides the size from the parameters (`hv_pci_swiotlb=` or `size=`) and logs any note.
+pub(crate) fn log_size_choice() -> SizeChoice {
+    let raw = crate::shim::param(crate::shim::hvps_param_size);
+    let (choice, note) = choose_size(raw);
+    if let Some(note) = note {
+        let shown = raw
+            .and_then(|r| core::str::from_utf8(r).ok())
+            .unwrap_or("?");
+        match note {
+            SizeNote::RoundedUp { .. } => pr_info!("size {shown:?}: {note}\n"),
+            SizeNote::Zero => pr_info!("size {shown:?}: {note}\n"),
+            _ => pr_warn!("size {shown:?}: {note}\n"),
+        }
+    }
+    choice
+}
+
+/// Decides the layout from the raw parameter; an unknown value falls back to per-device.
+pub(crate) fn choose_layout(param: Option<&[u8]>) -> (Layout, bool) {
+    match param {
+        None => (Layout::PerDevice, true),
+        Some(raw) => match Layout::parse(raw) {
+            Some(l) => (l, true),
+            None => (Layout::PerDevice, false),
+        },
+    }
+}
+
+/// Clamps the `max_devices` parameter to `1..=MAX_DEVICES`; the flag says whether it was valid.
+pub(crate) fn choose_max_devices(param: u32) -> (u32, bool) {
+    if (1..=MAX_DEVICES).contains(&param) {
+        (param, true)
+    } else {
+        (DEFAULT_MAX_DEVICES, false)
+    }
+}
+
+#[kunit_tests(hv_pci_swiotlb_params)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    fn size(s: &str) -> (SizeChoice, Option<SizeNote>) {
+        choose_size(Some(s.as_bytes()))
+    }
+
+    #[test]
+    fn size_defaults_and_rounding() {
+        assert_eq!(choose_size(None), (SizeChoice::Reserve(64 * MIB), None));
+        assert_eq!(size("64M"), (SizeChoice::Reserve(64 * MIB), None));
+        assert_eq!(size("0x4000000"), (SizeChoice::Reserve(64 * MIB), None));
+        assert_eq!(
+            size("3M"),
+            (
+                SizeChoice::Reserve(4 * MIB),
+                Some(SizeNote::RoundedUp {
+                    from: 3 << 20,
+                    to: 4 * MIB
+                })
+            )
+        );
+        assert_eq!(
+            size("1"),
+            (
+                SizeChoice::Reserve(2 * MIB),
+                Some(SizeNote::RoundedUp {
+                    from: 1,
+                    to: 2 * MIB
+                })
+            )
+        );
+        assert_eq!(size("1G"), (SizeChoice::Reserve(1024 * MIB), None));
+    }
+
+    #[test]
+    fn size_bad_values_disable() {
+        assert_eq!(size("0"), (SizeChoice::Disabled, Some(SizeNote::Zero)));
+        for bad in ["", "-1", "garbage", "64M,", "64M,force", "M"] {
+            assert_eq!(size(bad).0, SizeChoice::Disabled);
+            assert!(matches!(size(bad).1, Some(SizeNote::Invalid(_))));
+        }
+        assert_eq!(
+            size("99999999999999999999").1,
+            Some(SizeNote::Invalid(SizeError::Overflow))
+        );
+        assert_eq!(
+            size("4G"),
+            (SizeChoice::Disabled, Some(SizeNote::TooLarge(4 << 30)))
+        );
+        assert_eq!(size("1T").0, SizeChoice::Disabled);
+        assert_eq!(size("1025M").0, SizeChoice::Disabled);
+    }
+
+    #[test]
+    fn layout_and_devices() {
+        assert_eq!(choose_layout(None), (Layout::PerDevice, true));
+        assert_eq!(choose_layout(Some(b"shared")), (Layout::Shared, true));
+        assert_eq!(
+            choose_layout(Some(b"per-device")),
+            (Layout::PerDevice, true)
+        );
+        assert_eq!(choose_layout(Some(b"Shared")), (Layout::PerDevice, false));
+        assert_eq!(choose_layout(Some(b"")), (Layout::PerDevice, false));
+        assert_eq!(choose_max_devices(4), (4, true));
+        assert_eq!(choose_max_devices(64), (64, true));
+        assert_eq!(choose_max_devices(0), (DEFAULT_MAX_DEVICES, false));
+        assert_eq!(choose_max_devices(65), (DEFAULT_MAX_DEVICES, false));
+    }
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How the reservation is cut into pools.
+
+use crate::{params::Layout, pool::SEGMENT_SIZE};
+use kernel::prelude::*;
+
+/// The pools to make: `count` slices of `size` bytes, back to back from the start of the
+/// reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlicePlan {
+    /// Number of pools.
+    pub(crate) count: usize,
+    /// Bytes per pool, a whole number of 256 KiB segments (the core ignores partial ones).
+    pub(crate) size: usize,
+}
+
+impl SlicePlan {
+    /// Plans `total` bytes for `layout`, with at most `max_devices` per-device slices.
+    ///
+    /// Each slice gets at least one segment, so a small reservation makes fewer slices than
+    /// asked for. [`None`] if not even one segment fits.
+    pub(crate) fn new(total: usize, layout: Layout, max_devices: usize) -> Option<Self> {
+        let segments = total / SEGMENT_SIZE;
+        if segments == 0 {
+            return None;
+        }
+        let count = match layout {
+            Layout::Shared => 1,
+            Layout::PerDevice => max_devices.clamp(1, segments),
+        };
+        Some(Self {
+            count,
+            size: segments / count * SEGMENT_SIZE,
+        })
+    }
+
+    /// Offset of slice `i` in the reservation.
+    pub(crate) fn offset(&self, i: usize) -> usize {
+        i * self.size
+    }
+}
+
+/// Which slice a device that needs one gets, given how many devices use each slice now.
+///
+/// A free slice if there is one, the lowest-numbered; otherwise the least shared slice. More
+/// devices than slices therefore share pools evenly instead of falling back to the default pool,
+/// so that every device still bounces inside the range the host was told about.
+pub(crate) fn pick_slice(users: &[usize]) -> Option<usize> {
+    users
+        .iter()
+        .enumerate()
+        .min_by_key(|&(i, &n)| (n, i))
+        .map(|(i, _)| i)
+}
+
+#[kunit_tests(hv_pci_swiotlb_slices)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn per_device_split() {
+        let p = SlicePlan::new(64 * MIB, Layout::PerDevice, 4).unwrap();
+        assert_eq!(
+            p,
+            SlicePlan {
+                count: 4,
+                size: 16 * MIB
+            }
+        );
+        assert_eq!(p.offset(3), 48 * MIB);
+        // Uneven sizes lose at most a segment per slice, never overlap or overflow.
+        let p = SlicePlan::new(10 * MIB, Layout::PerDevice, 3).unwrap();
+        assert_eq!(p.count, 3);
+        assert_eq!(p.size % SEGMENT_SIZE, 0);
+        assert!(p.offset(p.count) <= 10 * MIB);
+    }
+
+    #[test]
+    fn small_reservations_make_fewer_slices() {
+        let p = SlicePlan::new(MIB, Layout::PerDevice, 8).unwrap();
+        assert_eq!(
+            p,
+            SlicePlan {
+                count: 4,
+                size: SEGMENT_SIZE
+            }
+        );
+        assert_eq!(SlicePlan::new(SEGMENT_SIZE - 1, Layout::PerDevice, 4), None);
+        assert_eq!(SlicePlan::new(0, Layout::Shared, 4), None);
+    }
+
+    #[test]
+    fn shared_is_one_pool() {
+        let p = SlicePlan::new(64 * MIB, Layout::Shared, 4).unwrap();
+        assert_eq!(
+            p,
+            SlicePlan {
+                count: 1,
+                size: 64 * MIB
+            }
+        );
+    }
+
+    #[test]
+    fn picking_prefers_free_then_least_shared() {
+        assert_eq!(pick_slice(&[1, 0, 0]), Some(1));
+        assert_eq!(pick_slice(&[1, 1, 1]), Some(0));
+        assert_eq!(pick_slice(&[2, 1, 2]), Some(1));
+        assert_eq!(pick_slice(&[]), None);
+    }
+}

@@ -1,0 +1,170 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The companion driver in test mode on a kernel with the pool API: publication,
+# one pool per iommu_platform virtio device, traffic isolation, rebinding,
+# unload rules and parameters. Device names come from scripts/guest.sh.
+. "$(dirname "$0")/lib.sh"
+: "${MOD:?}" "${SWIOTLBCTL:?}"
+
+MIB=1048576
+NET0_MAC=52:54:00:00:00:10
+NET1_MAC=52:54:00:00:00:11
+BLK0=$(pci_of_blk blk0)
+BLK1=$(pci_of_blk blk1)
+NET0=$(pci_of_mac $NET0_MAC)
+NET1=$(pci_of_mac $NET1_MAC)
+echo "devices: blk0=$BLK0 blk1=$BLK1 net0=$NET0 net1(control)=$NET1" >>"$OUT/log"
+
+dmesg -C
+check "driver: insmod test_mode=1" insmod "$MOD" test_mode=1
+
+# --- publication --------------------------------------------------------------
+check "publish: swiotlb_base and swiotlb_size exist" \
+	test -f $VIRTIO_PCI/swiotlb_base -a -f $VIRTIO_PCI/swiotlb_size
+base=$(cat $VIRTIO_PCI/swiotlb_base)
+size=$(cat $VIRTIO_PCI/swiotlb_size)
+check "publish: base is 0x%llx (lowercase, no padding)" \
+	sh -c "printf '%s\n' '$base' | grep -Eqx '0x(0|[1-9a-f][0-9a-f]*)'"
+check "publish: size is %zu" sh -c "printf '%s\n' '$size' | grep -Eqx '[1-9][0-9]*'"
+check "publish: each file is one line" \
+	sh -c "[ \$(wc -l <$VIRTIO_PCI/swiotlb_base) = 1 ] && [ \$(wc -l <$VIRTIO_PCI/swiotlb_size) = 1 ]"
+check "publish: size is the default 64 MiB" expect_eq $((64 * MIB)) echo "$size"
+check "publish: base + size <= 4 GiB" test $((base + size)) -le $((1 << 32))
+check "publish: base is 2 MiB aligned" expect_eq 0 echo $((base % (2 * MIB)))
+check "publish: modes 0400 (base), 0444 (size)" \
+	expect_eq "400 444" stat -c %a $VIRTIO_PCI/swiotlb_base $VIRTIO_PCI/swiotlb_size
+check "publish: matches the logged reservation" \
+	sh -c "dmesg | grep -q 'reserved 64 MiB at $base\$'"
+check "debugfs: layout is per-device" expect_eq per-device cat $DBG/layout
+check "debugfs: no device had a pool before (all were bound already)" expect_eq 0 table_devices
+
+# --- one pool per device --------------------------------------------------------
+for d in $NET0 $NET1 $BLK0 $BLK1; do rebind "$d"; done
+sleep 1
+check "attach: blk0, blk1 and net0 have pools" has_pool $BLK0 $BLK1 $NET0
+check "attach: control device (no iommu_platform) holds no pool" no_pool $NET1
+check "attach: control device was released for not using the DMA API" \
+	sh -c "dmesg | grep -q '$NET1: SWIOTLB pool .* released (no VIRTIO_F_ACCESS_PLATFORM'"
+check "attach: three distinct slices" \
+	expect_eq 3 sh -c "awk '!/^#/ {print \$3}' $DBG/devices | sort -u | wc -l"
+inside() {
+	local b s
+	for d in $BLK0 $BLK1 $NET0; do
+		b=$(pool_col "$d" 3) s=$(pool_col "$d" 4)
+		[ $((b)) -ge $((base)) ] && [ $((b + s)) -le $((base + size)) ] || return 1
+	done
+}
+check "attach: every slice lies inside the published range" inside
+
+# --- traffic raises only the device's own counters ------------------------------
+snap() { echo "$(pool_col $BLK0 8) $(pool_col $BLK1 8) $(pool_col $NET0 8)"; }
+grew() { # grew BEFORE AFTER WHICH: only column WHICH (1-3) grew
+	local i b a
+	for i in 1 2 3; do
+		b=$(echo "$1" | cut -d' ' -f$i) a=$(echo "$2" | cut -d' ' -f$i)
+		if [ $i = "$3" ]; then [ "$a" -gt "$b" ] || { echo "column $i: $b -> $a"; return 1; }
+		else [ "$a" = "$b" ] || { echo "column $i changed: $b -> $a"; return 1; }; fi
+	done
+}
+s0=$(snap)
+dd if=/dev/urandom of="$(dev_of_blk blk0)" bs=64k count=32 oflag=direct status=none
+s1=$(snap)
+check "traffic: dd on blk0 bounces through blk0's pool only" grew "$s0" "$s1" 1
+dd if=/dev/urandom of="$(dev_of_blk blk1)" bs=64k count=32 oflag=direct status=none
+s2=$(snap)
+check "traffic: dd on blk1 bounces through blk1's pool only" grew "$s1" "$s2" 2
+
+# net0 pings its control peer, moved to a namespace so that the packets cross the wire.
+if0=$(netdev_of_mac $NET0_MAC) if1=$(netdev_of_mac $NET1_MAC)
+ip netns add peer
+ip link set "$if1" netns peer
+ip -n peer link set "$if1" up
+ip -n peer -6 addr add fe80::11/64 dev "$if1" nodad
+ip link set "$if0" up
+ip -6 addr add fe80::10/64 dev "$if0" nodad
+s3=$(snap)
+check "traffic: ping over net0 to its control peer" ping -6 -c 5 -i 0.2 -W 2 -I "$if0" fe80::11
+s4=$(snap)
+check "traffic: ping bounces through net0's pool only" grew "$s3" "$s4" 3
+check "traffic: nothing left mapped after the traffic" \
+	expect_eq "0 0 0" echo "$(pool_col $BLK0 6) $(pool_col $BLK1 6) $(pool_col $NET0 6)"
+check "traffic: high water recorded" test "$(pool_col $BLK0 7)" -gt 0
+ip netns exec peer ip link set "$if1" netns 1 2>/dev/null || ip netns del peer
+
+# --- the userspace tool reads what sysfs says -----------------------------------
+check "swiotlbctl: device-option matches sysfs" \
+	expect_eq "swiotlb=$base,$size" "$SWIOTLBCTL" device-option --test-mode
+check "swiotlbctl: status lists blk0's pool" \
+	sh -c "'$SWIOTLBCTL' status --test-mode | grep -q '$BLK0'"
+
+# --- unbind and bind --------------------------------------------------------------
+echo "$BLK0" >$VIRTIO_PCI/unbind
+check "rebind: unbind releases the pool" no_pool $BLK0
+echo "$BLK0" >$VIRTIO_PCI/bind
+check "rebind: bind attaches again" has_pool $BLK0
+
+# --- unload -----------------------------------------------------------------------
+check "unload: refused while devices hold pools" sh -c "! rmmod $MODNAME 2>/dev/null"
+check "unload: module still there" grep -q "^$MODNAME " /proc/modules
+for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/unbind; done
+check "unload: table empty once unbound" expect_eq 0 table_devices
+check "unload: rmmod succeeds" rmmod $MODNAME
+check "unload: no pool left in debugfs" sh -c "! ls -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-* 2>/dev/null"
+check "unload: attributes gone" test ! -e $VIRTIO_PCI/swiotlb_base
+check "unload: debugfs directory gone" test ! -e $DBG
+for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/bind; done
+
+# --- load/unload cycles -------------------------------------------------------------
+free0=$(awk '/MemFree/ {print $2}' /proc/meminfo)
+cycles() {
+	local i
+	for i in $(seq 10); do
+		insmod "$MOD" test_mode=1 || return 1
+		rmmod $MODNAME || return 1
+	done
+	! ls -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-* 2>/dev/null && [ ! -e $DBG ]
+}
+check "cycles: 10 load/unload cycles leave nothing behind" cycles
+free1=$(awk '/MemFree/ {print $2}' /proc/meminfo)
+check "cycles: memory returned (MemFree within 8 MiB)" \
+	test $((free0 - free1)) -lt 8192
+
+# --- parameters ---------------------------------------------------------------------
+sized() { # sized PARAMS WANT: load with PARAMS, published size must be WANT
+	insmod "$MOD" test_mode=1 $1 || return 1
+	local got
+	got=$(cat $VIRTIO_PCI/swiotlb_size 2>/dev/null || echo none)
+	rmmod $MODNAME
+	[ "$got" = "$2" ] || { echo "size=$got, want $2"; return 1; }
+}
+check "params: size=16M" sized size=16M $((16 * MIB))
+dmesg -C
+check "params: size=3M is rounded to 4 MiB" sized size=3M $((4 * MIB))
+check "params: rounding is logged" sh -c "dmesg | grep -q 'rounded up to 4194304'"
+check "params: size=0 disables" sized size=0 none
+check "params: size=garbage falls back to the default pool" sized size=garbage none
+check "params: size=4G is refused" sized size=4G none
+check "params: max_devices=0 falls back to 4 pools" sized max_devices=0 $((64 * MIB))
+shared() {
+	insmod "$MOD" test_mode=1 layout=shared size=8M || return 1
+	rebind $BLK0
+	rebind $BLK1
+	local l b0 b1
+	l=$(cat $DBG/layout) b0=$(pool_col $BLK0 3) b1=$(pool_col $BLK1 3)
+	echo $BLK0 >$VIRTIO_PCI/unbind
+	echo $BLK1 >$VIRTIO_PCI/unbind
+	rmmod $MODNAME
+	echo $BLK0 >$VIRTIO_PCI/bind
+	echo $BLK1 >$VIRTIO_PCI/bind
+	[ "$l" = shared ] && [ -n "$b0" ] && [ "$b0" = "$b1" ] || { echo "layout=$l $b0 $b1"; return 1; }
+}
+check "params: layout=shared gives all devices one pool" shared
+dmesg -C
+unknown_layout() {
+	insmod "$MOD" test_mode=1 layout=bogus || return 1
+	local l
+	l=$(cat $DBG/layout)
+	rmmod $MODNAME
+	[ "$l" = per-device ] && dmesg | grep -q 'unknown layout'
+}
+check "params: unknown layout falls back to per-device, logged" unknown_layout
