@@ -15,7 +15,7 @@ SHELL := /bin/bash
 FLAVOR ?= default
 export KDIR CACHE_DIR ACCEL
 
-.PHONY: help deps fetch kernel module overlay run test check clean-cache
+.PHONY: help deps fetch kernel overlay run test test-full bench check clean-cache
 
 help: ## List the targets
 	@echo "Targets (variables: KDIR=<own 7.x tree>, FLAVOR=$(FLAVOR), CACHE_DIR, ACCEL=kvm|tcg):"
@@ -39,6 +39,12 @@ run: deps ## Build, boot a guest and show the pools working
 
 test: deps ## Run every test (tools, build, guests); ends with "N passed, N failed"
 	@tests/run.sh
+
+test-full: deps ## make test plus a CONFIG_SWIOTLB_DYNAMIC=y kernel (one more full build)
+	@tests/run.sh --full
+
+bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500)
+	@tests/bench/run.sh
 
 check: deps ## rustfmt, clippy (CLIPPY=1) and checkpatch --strict on our code
 	@scripts/check.sh

@@ -7,6 +7,8 @@
 #   OUT_DIR/console.log. Exit status is the command's, or 124 on timeout.
 # Environment:
 #   GUEST_APPEND   extra kernel parameters
+#   GUEST_SWIOTLB  the swiotlb= parameter (default force,track_hiwater: a
+#                  default pool; "track_hiwater" leaves a 1G guest without)
 #   GUEST_MEM      memory (default 1G);  GUEST_CPUS  vCPUs (default 2)
 #   GUEST_TIMEOUT  seconds before the guest is killed (default 600)
 #   GUEST_QEMU     extra QEMU options (after the standard devices)
@@ -18,7 +20,13 @@
 #   net1  virtio-net, no iommu_platform       (control device, net0's peer
 #         on a QEMU-internal hub: no traffic leaves QEMU)
 #   blk0, blk1  virtio-blk, iommu_platform=on, 64 MiB files in the cache
-#   rp1   an empty pcie-root-port for hot-plug
+#   share0  virtio-9p, iommu_platform=on, mount tag "hvshare", exporting
+#         $CACHE_DIR/share (the file-sharing stand-in for virtiofs)
+#   rp1   an empty pcie-root-port for hot-plug, with drive "hpdrive" ready
+#         (native PCIe hot-plug: QEMU's ACPI hot-plug of root ports is off)
+#
+# QEMU monitor: the guest may write a QMP command to OUT_DIR/qmp/N.cmd; the
+# host runs it and answers in OUT_DIR/qmp/N.done (see tests/guest/lib.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -33,9 +41,10 @@ export PATH=$CACHE_DIR/venv/bin:$PATH
 
 disks=$CACHE_DIR/disks
 mkdir -p "$disks"
-for d in blk0 blk1; do
+for d in blk0 blk1 hp0; do
 	[ -f "$disks/$d.img" ] || truncate -s 64M "$disks/$d.img"
 done
+mkdir -p "$CACHE_DIR/share" "$out/qmp"
 
 accel=$("$TOP/scripts/accel.sh" "$bz")
 vng_accel=(--disable-kvm)
@@ -54,15 +63,39 @@ qemu_opts="$cpu_opt
  -device virtio-blk-pci,drive=blk0,serial=blk0,disable-legacy=on,iommu_platform=on
  -drive file=$disks/blk1.img,if=none,id=blk1,format=raw,cache=unsafe
  -device virtio-blk-pci,drive=blk1,serial=blk1,disable-legacy=on,iommu_platform=on
+ -fsdev local,id=share0,path=$CACHE_DIR/share,security_model=none
+ -device virtio-9p-pci,fsdev=share0,mount_tag=hvshare,disable-legacy=on,iommu_platform=on
+ -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
  -device pcie-root-port,id=rp1,chassis=1,slot=1
+ -drive file=$disks/hp0.img,if=none,id=hpdrive,format=raw,cache=unsafe
+ -qmp unix:$out/qmp.sock,server=on,wait=off
  ${GUEST_QEMU:-}"
+
+# Serve the guest's QMP requests while it runs.
+qmp_server() {
+	local f n
+	while :; do
+		for f in "$out"/qmp/*.cmd; do
+			[ -e "$f" ] || continue
+			n=${f%.cmd}
+			{ echo '{"execute":"qmp_capabilities"}'; cat "$f"; sleep 1; } |
+				socat -t 2 - "UNIX-CONNECT:$out/qmp.sock" >"$n.out" 2>&1
+			rm -f "$f"
+			mv "$n.out" "$n.done"
+		done
+		sleep 0.2
+	done
+}
+qmp_server &
+qmp_pid=$!
+trap 'kill $qmp_pid 2>/dev/null' EXIT
 
 rc=0
 timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
 	vng -r "$bz" "${vng_accel[@]}" --disable-microvm --verbose \
 	--cpus "${GUEST_CPUS:-2}" --memory "${GUEST_MEM:-1G}" \
 	--rwdir "$out" --cwd "$TOP" \
-	--append="swiotlb=force,track_hiwater ${GUEST_APPEND:-}" \
+	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} ${GUEST_APPEND:-}" \
 	--qemu-opts="$(echo $qemu_opts)" \
-	--exec "$cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	--exec "CACHE_DIR=$CACHE_DIR $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

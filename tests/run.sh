@@ -8,8 +8,10 @@
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
+full=0
+[ "${1:-}" = --full ] && full=1
+
 n=0 passed=0 failed=0 skipped=
-timings=()
 work=$CACHE_DIR/test-run
 rm -rf "$work"; mkdir -p "$work"
 
@@ -29,14 +31,15 @@ case_result() {
 	fi
 }
 
-# timed NAME CMD...: run CMD as one phase and remember its duration.
+# timed NAME CMD...: run CMD as one phase and remember its duration (in a
+# file: phases also run in command substitutions).
 timed() {
 	local name=$1 t0 rc=0
 	shift
 	t0=$(date +%s)
 	log "== phase $name"
 	"$@" || rc=$?
-	timings+=("$name $(($(date +%s) - t0))s")
+	echo "$name $(($(date +%s) - t0))s" >>"$work/timings"
 	log "== phase $name: $(($(date +%s) - t0))s"
 	return $rc
 }
@@ -102,7 +105,7 @@ build_flavor() {
 }
 
 finish() {
-	log "phase timings: ${timings[*]}"
+	log "phase timings: $(paste -sd, "$work/timings" | sed 's/,/, /g')"
 	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
 	[ "$failed" = 0 ]
 	exit
@@ -110,6 +113,7 @@ finish() {
 
 build=$(build_flavor default) || finish
 nopool=$(build_flavor nopool) || finish
+builtin=$(build_flavor builtin) || finish
 
 # An option that cannot land (no DRM in the guest) must be named, not ignored.
 echo 'CONFIG_DRM_I915=y' >"$work/impossible.config"
@@ -129,18 +133,43 @@ for f in "$mod" "$build/$rel"; do
 done
 
 # --- guests -----------------------------------------------------------------
-# The same module binary on a kernel with the pool API and on one without.
-guest_cases pool-api "$build" "MOD=$mod bash tests/guest/pool-api.sh"
-python3 "$TOP/tests/ktap.py" "$work/pool-api/dmesg-load.txt" --no-skip \
-	--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_pool >"$work/ktap-pool-api.txt"
-results_from "$work/ktap-pool-api.txt"
+SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_pci_swiotlb_slices
+	--expect hv_pci_swiotlb_devices --expect hv_pci_swiotlb_pool)
+
+# pool_api NAME BUILD: the module finds the API and its KUnit suites all pass.
+pool_api() {
+	guest_cases "$1" "$2" "MOD=$2/extmod/$rel bash tests/guest/pool-api.sh"
+	python3 "$TOP/tests/ktap.py" "$work/$1/dmesg-load.txt" --no-skip "${SUITES[@]}" \
+		>"$work/ktap-$1.txt"
+	sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($1): /" "$work/ktap-$1.txt" >"$work/ktap-$1.named"
+	results_from "$work/ktap-$1.named"
+}
+
+# The same module binary on a kernel with the pool API, with and without a
+# default SWIOTLB pool, and on one without the API.
+pool_api pool-api "$build"
+GUEST_SWIOTLB=track_hiwater pool_api pool-api-no-default-pool "$build"
 
 guest_cases driver "$build" \
 	"MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
 
+GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
+	guest_cases builtin "$builtin" "bash tests/guest/builtin.sh"
+
 guest_cases missing-patch "$nopool" "MOD=$mod bash tests/guest/missing-patch.sh"
-python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" \
-	--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_pool >"$work/ktap-missing.txt"
-results_from "$work/ktap-missing.txt"
+python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" "${SUITES[@]}" \
+	>"$work/ktap-missing.txt"
+sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(missing-patch): /' "$work/ktap-missing.txt" \
+	>"$work/ktap-missing.named"
+results_from "$work/ktap-missing.named"
+
+# --- make test-full: CONFIG_SWIOTLB_DYNAMIC=y (a full rebuild) -------------------
+if [ $full = 1 ]; then
+	dynamic=$(build_flavor dynamic) || finish
+	pool_api dynamic-pool-api "$dynamic"
+	GUEST_SWIOTLB=track_hiwater pool_api dynamic-no-default-pool "$dynamic"
+	guest_cases dynamic-driver "$dynamic" \
+		"MOD=$dynamic/extmod/$rel SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
+fi
 
 finish

@@ -108,3 +108,37 @@ no_pool() {
 	local d
 	for d; do [ -z "$(pool_line "$d")" ] || { echo "$d has a pool"; return 1; }; done
 }
+
+# qmp JSON: have the host run one QMP command on this guest's QEMU; prints
+# QEMU's answers. Fails after 30 s without an answer.
+qmp() {
+	local n=$RANDOM$RANDOM i
+	echo "$1" >"$OUT/qmp/$n.tmp" && mv "$OUT/qmp/$n.tmp" "$OUT/qmp/$n.cmd"
+	for i in $(seq 150); do
+		[ -e "$OUT/qmp/$n.done" ] && cat "$OUT/qmp/$n.done" && return 0
+		sleep 0.2
+	done
+	echo "no answer to $1"
+	return 1
+}
+
+# wait_for SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+	local t=$(($1 * 5))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		t=$((t - 1))
+		[ $t -gt 0 ] || return 1
+		sleep 0.2
+	done
+}
+
+# pci_of_tag TAG: PCI address of the virtio-9p device with that mount tag.
+pci_of_tag() {
+	local d
+	for d in /sys/bus/virtio/devices/*; do
+		[ "$(cat "$d/mount_tag" 2>/dev/null | tr -d '\0')" = "$1" ] || continue
+		basename "$(dirname "$(readlink -f "$d")")"
+		return
+	done
+}

@@ -283,7 +283,8 @@ pub fn check_devices(
                 d.hiwater, d.slots
             ));
         }
-        if d.used > d.hiwater {
+        // The kernel tracks the high water mark only with swiotlb=track_hiwater; 0 means untracked.
+        if d.hiwater > 0 && d.used > d.hiwater {
             warn(format!("used ({}) exceeds hiwater ({})", d.used, d.hiwater));
         }
         if let (Some(range), Some(pool_end)) = (range, range.and_then(PoolRange::end)) {
@@ -306,7 +307,9 @@ pub fn check_devices(
         for pair in sorted.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             let a_end = a.device.base.saturating_add(a.device.size);
-            if b.device.base < a_end && a.device.device != b.device.device {
+            // Devices beyond the number of slices share one: the very same slice is fine.
+            let same_slice = a.device.base == b.device.base && a.device.size == b.device.size;
+            if b.device.base < a_end && a.device.device != b.device.device && !same_slice {
                 issues.push(Issue {
                     line: Some(b.line),
                     message: format!(
@@ -701,6 +704,29 @@ mod tests {
         assert_eq!(issues.len(), 1);
         assert!(issues[0].message.contains("overlaps"));
         assert!(check_devices(&overlapping, Some(Layout::Shared), Some(&range)).is_empty());
+
+        // More devices than slices: two devices on the very same slice is not an overlap.
+        let sharing = [
+            Entry {
+                line: 2,
+                device: dev("0000:00:03.0", 0x7c00_0000, 8192),
+            },
+            Entry {
+                line: 3,
+                device: dev("0000:00:04.0", 0x7c00_0000, 8192),
+            },
+        ];
+        assert!(check_devices(&sharing, Some(Layout::PerDevice), Some(&range)).is_empty());
+
+        // Without swiotlb=track_hiwater the kernel reports hiwater 0: not a problem.
+        let mut untracked = dev("0000:00:03.0", 0x7c00_0000, 8192);
+        untracked.used = 5;
+        untracked.hiwater = 0;
+        let untracked = [Entry {
+            line: 2,
+            device: untracked,
+        }];
+        assert!(check_devices(&untracked, Some(Layout::PerDevice), Some(&range)).is_empty());
 
         let dup = [
             Entry {

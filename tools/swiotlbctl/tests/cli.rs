@@ -373,11 +373,7 @@ fn run_unprivileged(t: &Tree, args: &[&str]) -> Result<Run, String> {
         .uid(65534)
         .gid(65534);
     // Confirm that the unprivileged child really runs before trusting it.
-    let probe = Command::new(&bin)
-        .arg("--version")
-        .uid(65534)
-        .gid(65534)
-        .output()
+    let probe = output_retrying(Command::new(&bin).arg("--version").uid(65534).gid(65534))
         .map_err(|e| format!("cannot run as uid 65534: {e}"))?;
     if !probe.status.success() {
         return Err(format!(
@@ -385,7 +381,26 @@ fn run_unprivileged(t: &Tree, args: &[&str]) -> Result<Run, String> {
             String::from_utf8_lossy(&probe.stderr)
         ));
     }
-    Ok(Run::from(cmd.output().map_err(|e| e.to_string())?))
+    Ok(Run::from(
+        output_retrying(&mut cmd).map_err(|e| e.to_string())?,
+    ))
+}
+
+/// Runs `cmd`, retrying while the fresh copy of the binary is "busy": a child
+/// that another test thread forks while the copy's file is still open keeps
+/// it open for writing until it execs (ETXTBSY).
+fn output_retrying(cmd: &mut Command) -> std::io::Result<std::process::Output> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
 }
 
 fn make_tree_world_readable(t: &Tree, rels: &[&str]) {

@@ -11,6 +11,7 @@ use crate::{
     notifier::{BusEvent, BusEvents},
     params::Layout,
     pool::{raw_device, Attachment, Pool},
+    publish::Publication,
     shim, slices,
 };
 use core::fmt::{self, Write};
@@ -55,16 +56,21 @@ struct Binding {
 
 struct Bindings {
     list: KVec<Binding>,
+    publication: Option<Publication>,
 }
 
 /// The pools and the devices using them; handles the PCI bus's events.
+///
+/// Fields drop in order: the publication (in `bindings`) goes before the pools do.
 #[pin_data]
 pub(crate) struct Registry {
-    test_mode: bool,
-    layout: Layout,
-    pools: KVec<Arc<Pool>>,
     #[pin]
     bindings: Mutex<Bindings>,
+    pools: KVec<Arc<Pool>>,
+    test_mode: bool,
+    layout: Layout,
+    base: u64,
+    size: usize,
 }
 
 /// A module reference held for each device with a pool, so that the module cannot be unloaded
@@ -86,18 +92,37 @@ impl Drop for ModuleRef {
 }
 
 impl Registry {
-    /// A registry handing out `pools` according to `layout`.
+    /// A registry handing out `pools`, cut from `[base, base + size)`, according to `layout`.
     pub(crate) fn new(
         test_mode: bool,
         layout: Layout,
         pools: KVec<Arc<Pool>>,
+        base: u64,
+        size: usize,
     ) -> impl PinInit<Self> {
         pin_init!(Self {
+            bindings <- new_mutex!(Bindings {
+                list: KVec::new(),
+                publication: None,
+            }),
+            pools,
             test_mode,
             layout,
-            pools,
-            bindings <- new_mutex!(Bindings { list: KVec::new() }),
+            base,
+            size,
         })
+    }
+
+    /// Publishes the range unless it is published already.
+    ///
+    /// The target driver may register after this driver starts (virtio-pci when both are
+    /// built in), so this is retried whenever a device is about to bind.
+    pub(crate) fn publish(&self) -> Result {
+        let mut b = self.bindings.lock();
+        if b.publication.is_none() {
+            b.publication = Some(Publication::new(self.test_mode, self.base, self.size)?);
+        }
+        Ok(())
     }
 
     fn facts(dev: &Device) -> DeviceFacts<'_> {
@@ -255,6 +280,9 @@ impl BusEvents for Registry {
         match event {
             BusEvent::BindDriver => {
                 if wants_pool(&Self::facts(dev), self.test_mode) {
+                    if let Err(e) = self.publish() {
+                        dev_warn!(dev, "cannot publish the range ({e:?})\n");
+                    }
                     self.attach(dev);
                 }
             }

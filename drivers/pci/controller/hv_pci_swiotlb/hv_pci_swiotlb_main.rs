@@ -29,7 +29,6 @@ use kernel::{bindings, c_str, debugfs, prelude::*, str::CString, sync::Arc};
 use notifier::BusNotifier;
 use params::SizeChoice;
 use pool::Pool;
-use publish::Publication;
 use reservation::Reservation;
 use slices::SlicePlan;
 
@@ -87,13 +86,12 @@ impl Debugfs {
 }
 
 /// Everything the driver runs while active. Fields drop in order: first no new devices are
-/// attached, then the views go, then the pools and finally the memory.
+/// attached, then the views go, then the publication, the pools and finally the memory.
 #[pin_data]
 struct Active {
     #[pin]
     notifier: BusNotifier<Registry>,
     _debugfs: Debugfs,
-    _publication: Publication,
     registry: Arc<Registry>,
 }
 
@@ -150,28 +148,28 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
     }
     drop(backing);
 
-    let publication = match Publication::new(test_mode, base, size) {
-        Ok(p) => p,
+    let registry = Arc::pin_init(
+        Registry::new(test_mode, layout, pools, base, size),
+        GFP_KERNEL,
+    )?;
+    let target = if test_mode { "virtio-pci" } else { "hv_pci" };
+    match registry.publish() {
+        Ok(()) => {}
         Err(e) if e == EEXIST => {
-            pr_info!("hv_pci already publishes swiotlb_base: the kernel has its own pools; idle\n");
-            return Ok(None);
-        }
-        Err(e) if e == ENODEV => {
             pr_info!(
-                "no {} driver to publish the range in{}; idle\n",
-                if test_mode { "virtio-pci" } else { "hv_pci" },
-                if test_mode {
-                    ""
-                } else {
-                    " (not a Hyper-V guest? test_mode=1 serves QEMU)"
-                }
+                "{target} already publishes swiotlb_base: the kernel has its own pools; idle\n"
             );
             return Ok(None);
         }
+        Err(e) if e == ENXIO => {
+            pr_info!("no vmbus: not a Hyper-V guest (test_mode=1 serves QEMU guests); idle\n");
+            return Ok(None);
+        }
+        Err(e) if e == ENODEV => {
+            pr_info!("{target} is not registered yet: publishing when it binds a device\n");
+        }
         Err(e) => return Err(e),
-    };
-
-    let registry = Arc::pin_init(Registry::new(test_mode, layout, pools), GFP_KERNEL)?;
+    }
     let debugfs = Debugfs::new(&registry)?;
     // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
     let pci_bus = unsafe { &*(&raw const bindings::pci_bus_type) };
@@ -179,7 +177,6 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         try_pin_init!(Active {
             notifier <- BusNotifier::new(pci_bus, registry.clone()),
             _debugfs: debugfs,
-            _publication: publication,
             registry,
         }),
         GFP_KERNEL,

@@ -399,9 +399,9 @@ static const struct bus_type *hvps_vmbus_bus(void)
  *
  * Both targets go through the same lookup and file creation.
  *
- * Return: 0; -ENODEV if the driver directory does not exist; -EEXIST if the
- * files already exist (the running kernel's hv_pci publishes its own);
- * another negative errno.
+ * Return: 0; -ENXIO if there is no vmbus (not a Hyper-V guest); -ENODEV if
+ * the driver is not registered (yet); -EEXIST if the files already exist
+ * (the running kernel's hv_pci publishes its own); another negative errno.
  */
 int hvps_publish(bool test_mode, phys_addr_t base, size_t size)
 {
@@ -411,7 +411,7 @@ int hvps_publish(bool test_mode, phys_addr_t base, size_t size)
 	int ret;
 
 	if (!bus)
-		return -ENODEV;
+		return -ENXIO;
 	drv = driver_find(name, bus);
 	if (!drv)
 		return -ENODEV;

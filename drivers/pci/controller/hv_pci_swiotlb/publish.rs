@@ -12,8 +12,9 @@ pub(crate) struct Publication(());
 impl Publication {
     /// Publishes `[base, base + size)`.
     ///
-    /// Fails with `ENODEV` if the target driver is not registered and with `EEXIST` if its
-    /// directory already has the files, i.e. the running kernel publishes its own range.
+    /// Fails with `ENXIO` if there is no vmbus (not a Hyper-V guest), `ENODEV` if the target
+    /// driver is not registered (yet), and `EEXIST` if its directory already has the files,
+    /// i.e. the running kernel publishes its own range.
     pub(crate) fn new(test_mode: bool, base: u64, size: usize) -> Result<Self> {
         // SAFETY: no preconditions; on success `drop` undoes it exactly once.
         to_result(unsafe { shim::hvps_publish(test_mode, base, size) })?;

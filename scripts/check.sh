@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Style and lint gates: rustfmt and clippy (make CLIPPY=1) on the driver,
+# checkpatch --strict on its C and on patches/, rustfmt and clippy on tools/.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+build=$("$TOP/scripts/build-kernel.sh" default) || exit 1
+src=$CACHE_DIR/work/$(basename "$build" | sed 's/-default$//')
+drv=$TOP/drivers/pci/controller/hv_pci_swiotlb
+rc=0
+
+log "check: rustfmt"
+rustfmt --check --config-path "$src/.rustfmt.toml" --edition 2021 "$drv"/*.rs || rc=1
+
+log "check: clippy (make CLIPPY=1)"
+out=$(mktemp -d)
+make -s -C "$build" M="$TOP" MO="$out" LLVM=-19 CLIPPY=1 modules 2>&1 | tee "$out/clippy.log" >&2
+grep -qE '^(warning|error)' "$out/clippy.log" && rc=1
+rm -rf "$out"
+
+log "check: checkpatch --strict"
+"$src/scripts/checkpatch.pl" --strict --no-tree --terse -f "$drv"/*.c "$drv"/*.h || rc=1
+"$src/scripts/checkpatch.pl" --strict --no-tree --terse "$TOP"/patches/*.patch || rc=1
+
+log "check: tools (cargo fmt, clippy)"
+cargo fmt --manifest-path "$TOP/tools/Cargo.toml" --all --check || rc=1
+cargo clippy --manifest-path "$TOP/tools/Cargo.toml" --locked --all-targets -- -D warnings || rc=1
+
+[ $rc = 0 ] && log "check: all clean" || log "check: problems above"
+exit $rc
