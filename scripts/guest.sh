@@ -23,7 +23,8 @@
 #   share0  virtio-9p, iommu_platform=on, mount tag "hvshare", exporting
 #         $CACHE_DIR/share (the file-sharing stand-in for virtiofs)
 #   rp1   an empty pcie-root-port for hot-plug, with drive "hpdrive" ready
-#         (native PCIe hot-plug: QEMU's ACPI hot-plug of root ports is off)
+#         (native PCIe hot-plug: QEMU's ACPI hot-plug of root ports is off,
+#         and pcie_ports=native since the lean kernel has no ASPM for _OSC)
 #
 # QEMU monitor: the guest may write a QMP command to OUT_DIR/qmp/N.cmd; the
 # host runs it and answers in OUT_DIR/qmp/N.done (see tests/guest/lib.sh).
@@ -95,7 +96,7 @@ timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
 	vng -r "$bz" "${vng_accel[@]}" --disable-microvm --verbose \
 	--cpus "${GUEST_CPUS:-2}" --memory "${GUEST_MEM:-1G}" \
 	--rwdir "$out" --cwd "$TOP" \
-	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} ${GUEST_APPEND:-}" \
+	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} pcie_ports=native ${GUEST_APPEND:-}" \
 	--qemu-opts="$(echo $qemu_opts)" \
 	--exec "CACHE_DIR=$CACHE_DIR $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

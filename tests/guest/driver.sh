@@ -66,16 +66,15 @@ grew() { # grew BEFORE AFTER WHICH: only column WHICH (1-3) grew
 		else [ "$a" = "$b" ] || { echo "column $i changed: $b -> $a"; return 1; }; fi
 	done
 }
-# udev probes a disk after it was written to: let that finish inside the window.
-settle() { sleep 1; udevadm settle 2>/dev/null; sleep 0.5; }
-settle
+# Reads: closing a disk after writing makes udev probe it, which is traffic too.
+# Resolve the nodes first: reading a disk's serial in sysfs is a request to it.
+DEV0=$(dev_of_blk blk0) DEV1=$(dev_of_blk blk1)
+udevadm settle 2>/dev/null
 s0=$(snap)
-dd if=/dev/urandom of="$(dev_of_blk blk0)" bs=64k count=32 oflag=direct status=none
-settle
+dd if="$DEV0" of=/dev/null bs=64k count=64 iflag=direct status=none
 s1=$(snap)
 check "traffic: dd on blk0 bounces through blk0's pool only" grew "$s0" "$s1" 1
-dd if=/dev/urandom of="$(dev_of_blk blk1)" bs=64k count=32 oflag=direct status=none
-settle
+dd if="$DEV1" of=/dev/null bs=64k count=64 iflag=direct status=none
 s2=$(snap)
 check "traffic: dd on blk1 bounces through blk1's pool only" grew "$s1" "$s2" 2
 
@@ -95,6 +94,16 @@ check "traffic: ping bounces through net0's pool only" grew "$s3" "$s4" 3
 check "traffic: nothing left mapped on the disks after the traffic" \
 	expect_eq "0 0" echo "$(pool_col $BLK0 6) $(pool_col $BLK1 6)"
 check "traffic: high water recorded" test "$(pool_col $BLK0 7)" -gt 0
+# Writes bounce the other way; what was written must read back the same.
+rw() {
+	local dev=$DEV1
+	head -c $((4 * MIB)) /dev/urandom >/tmp/pattern
+	dd if=/tmp/pattern of="$dev" bs=64k oflag=direct status=none &&
+		[ "$(head -c $((4 * MIB)) "$dev" | md5sum)" = "$(md5sum </tmp/pattern)" ] &&
+		[ "$(dd if="$dev" bs=64k count=64 iflag=direct status=none | md5sum)" = "$(md5sum </tmp/pattern)" ]
+}
+check "traffic: 4 MiB written through blk1's pool read back intact" rw
+sleep 2 && udevadm settle 2>/dev/null # udev probes blk1 after that write
 ip netns exec peer ip link set "$if1" netns 1 2>/dev/null || ip netns del peer
 
 # --- the userspace tool reads what sysfs says -----------------------------------

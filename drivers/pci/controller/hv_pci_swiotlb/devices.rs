@@ -229,6 +229,28 @@ impl Registry {
         }
     }
 
+    /// Releases the pools of devices that turned out not to use the DMA API, for devices whose
+    /// virtio driver was not bound yet when virtio-pci finished binding.
+    pub(crate) fn recheck(&self) {
+        loop {
+            let dev = {
+                let b = self.bindings.lock();
+                b.list
+                    .iter()
+                    // SAFETY: the device is alive (we hold a reference) and bound to virtio-pci.
+                    .find(|x| unsafe { shim::hvps_virtio_dma_api(raw_device(&x.dev)) } == 0)
+                    .map(|x| x.dev.clone())
+            };
+            match dev {
+                Some(dev) => self.release(
+                    &dev,
+                    "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
+                ),
+                None => return,
+            }
+        }
+    }
+
     /// Releases every device's pool, for module exit (only reached when no device holds one,
     /// thanks to the module references; kept for the error paths of `init`).
     pub(crate) fn release_all(&self) {

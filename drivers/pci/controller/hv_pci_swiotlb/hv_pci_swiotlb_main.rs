@@ -23,6 +23,7 @@ mod shim;
 mod size;
 mod slices;
 
+use core::sync::atomic::{AtomicPtr, Ordering};
 use core_api::CoreApi;
 use devices::Registry;
 use kernel::{bindings, c_str, debugfs, prelude::*, str::CString, sync::Arc};
@@ -170,6 +171,11 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         }
         Err(e) => return Err(e),
     }
+    if !cfg!(MODULE) {
+        // Leak a reference for the late recheck: a built-in driver never goes away.
+        let leaked = Arc::into_raw(registry.clone());
+        BUILTIN_REGISTRY.store(leaked.cast_mut(), Ordering::Release);
+    }
     let debugfs = Debugfs::new(&registry)?;
     // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
     let pci_bus = unsafe { &*(&raw const bindings::pci_bus_type) };
@@ -224,5 +230,18 @@ impl Drop for HvPciSwiotlb {
             // finds devices if initialisation failed half way.
             active.registry.release_all();
         }
+    }
+}
+
+/// The registry of the built-in driver, for [`hvps_late_recheck`]; built in, it is never freed.
+static BUILTIN_REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Called by the C shim at `late_initcall_sync` when built in: see [`Registry::recheck`].
+#[no_mangle]
+pub(crate) extern "C" fn hvps_late_recheck() {
+    let registry = BUILTIN_REGISTRY.load(Ordering::Acquire);
+    if !registry.is_null() {
+        // SAFETY: set from a leaked `Arc<Registry>` reference in `start`, never released.
+        unsafe { &*registry }.recheck();
     }
 }

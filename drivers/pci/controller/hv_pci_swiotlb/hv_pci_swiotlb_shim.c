@@ -339,6 +339,18 @@ static int __init hvps_early_initcall(void)
 	return 0;
 }
 core_initcall(hvps_early_initcall);
+
+/*
+ * Built in, virtio-pci may bind devices before their virtio drivers have
+ * registered, so whether they use the DMA API is only known once all
+ * built-in drivers are: look again then.
+ */
+static int __init hvps_late_initcall(void)
+{
+	hvps_late_recheck();
+	return 0;
+}
+late_initcall_sync(hvps_late_initcall);
 #endif
 
 /* --- Publication of the range in the driver directory ---------------------- */
