@@ -55,3 +55,4 @@ for rep in $(seq "$REPS"); do
 	with_driver shared "$rep"
 	with_driver per-device "$rep"
 done
+udevadm settle 2>/dev/null # let the probes of the rebound disks finish before power-off

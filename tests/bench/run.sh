@@ -22,9 +22,11 @@ mod=$build/extmod/drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
 
 # The module prints its results and refuses to stay loaded (-ECANCELED).
 phase micro "$TOP/scripts/guest.sh" "$build" "$out/micro" \
-	"insmod $build/bench/swiotlb_bench.ko reps=$REPS ms=$MS; dmesg >$out/micro.txt" || true
+	"insmod $build/bench/swiotlb_bench.ko reps=$REPS ms=$MS; dmesg >$out/micro/dmesg.txt" || true
 phase e2e "$TOP/scripts/guest.sh" "$build" "$out/e2e" \
-	"OUT=$out MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
+	"OUT=$out/e2e MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
+cp "$out/micro/dmesg.txt" "$out/micro.txt" 2>/dev/null || true
+cp "$out/e2e/e2e.txt" "$out/e2e.txt" 2>/dev/null || true
 
 accel=$(cat "$out/micro/accel" 2>/dev/null || echo unknown)
 python3 - "$out/machine.json" "$accel" "$(basename "$build")" "$REPS" "$MS" <<'PY'

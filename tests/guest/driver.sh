@@ -219,3 +219,5 @@ unknown_layout() {
 	[ "$l" = per-device ] && dmesg | grep -q 'unknown layout'
 }
 check "params: unknown layout falls back to per-device, logged" unknown_layout
+
+udevadm settle 2>/dev/null # let probes of rebound devices finish before power-off
