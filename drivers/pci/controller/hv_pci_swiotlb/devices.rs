@@ -17,7 +17,6 @@ use crate::{
 use core::fmt::{self, Write};
 use kernel::{
     device::Device,
-    ffi::CStr as FfiCStr,
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
@@ -135,7 +134,7 @@ impl Registry {
             // SAFETY: a non-NULL driver name is a NUL-terminated string that lives as long as
             // the driver, which stays registered while it is bound or binding to `dev`.
             driver: (!raw.driver.is_null())
-                .then(|| unsafe { FfiCStr::from_ptr(raw.driver.cast()) }.to_bytes()),
+                .then(|| unsafe { CStr::from_char_ptr(raw.driver) }.to_bytes()),
             behind_hv_pci: raw.behind_hv_pci,
         }
     }

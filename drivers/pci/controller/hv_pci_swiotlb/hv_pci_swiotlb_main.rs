@@ -120,7 +120,7 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         }
     };
 
-    let (layout, ok) = params::choose_layout(shim::param(shim::hvps_param_layout));
+    let (layout, ok) = params::choose_layout(shim::param(shim::Param::Layout));
     if !ok {
         pr_warn!("unknown layout: using {}\n", layout.name());
     }
@@ -178,7 +178,7 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
     }
     let debugfs = Debugfs::new(&registry)?;
     // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
-    let pci_bus = unsafe { &*(&raw const bindings::pci_bus_type) };
+    let pci_bus = unsafe { &bindings::pci_bus_type };
     let active = KBox::pin_init(
         try_pin_init!(Active {
             notifier <- BusNotifier::new(pci_bus, registry.clone()),

@@ -90,6 +90,14 @@ impl<T: BusEvents + 'static> BusNotifier<T> {
         })
     }
 
+    /// The `notifier_call` of the block.
+    ///
+    /// # Safety
+    ///
+    /// Only the notifier core calls this, with `nb` pointing to the `nb` field of a registered
+    /// `Self` and, for bus events, `data` pointing to the device.
+    // SAFETY: the contract above holds for every call: `new` registers this function only in
+    // the block embedded in `Self`, on a bus notifier chain.
     unsafe extern "C" fn call(
         nb: *mut bindings::notifier_block,
         action: c_ulong,

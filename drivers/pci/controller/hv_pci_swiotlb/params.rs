@@ -123,7 +123,7 @@ pub(crate) fn choose_size(param: Option<&[u8]>) -> (SizeChoice, Option<SizeNote>
 
 /// Decides the size from the parameters (`hv_pci_swiotlb=` or `size=`) and logs any note.
 pub(crate) fn log_size_choice() -> SizeChoice {
-    let raw = crate::shim::param(crate::shim::hvps_param_size);
+    let raw = crate::shim::param(crate::shim::Param::Size);
     let (choice, note) = choose_size(raw);
     if let Some(note) = note {
         let shown = raw

@@ -433,10 +433,8 @@ mod tests {
         assert!(att.detach().is_ok());
         assert!(!pool.is_used_by(fx.dev()));
         // SAFETY: as above.
-        assert!(core::ptr::eq(
-            unsafe { shim::hvps_dev_pool(raw_device(fx.dev())) },
-            default
-        ));
+        let now = unsafe { shim::hvps_dev_pool(raw_device(fx.dev())) };
+        assert!(core::ptr::eq(now, default));
     }
 
     #[test]
@@ -496,8 +494,8 @@ mod tests {
         assert_eq!(bad(base, SEGMENT_SIZE - 4096), Err(EINVAL)); // less than one segment
         assert_eq!(bad(base, 0), Err(EINVAL)); // empty
         assert_eq!(bad(1 << 46, MIB), Err(EINVAL)); // no memory there (64 TiB)
-        assert_eq!(bad(u64::MAX & !0xfff, MIB), Err(EINVAL)); // wraps around
-                                                              // The safe constructor also refuses slices outside the reservation.
+        assert_eq!(bad(!0xfff_u64, MIB), Err(EINVAL)); // wraps around
+                                                       // The safe constructor also refuses slices outside the reservation.
         assert!(Pool::new(&fx.api, &fx.backing, MIB, 2 * MIB, name).is_err());
     }
 }

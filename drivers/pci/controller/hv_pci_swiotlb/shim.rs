@@ -5,7 +5,7 @@
 //! Only the small safe types of this driver ([`crate::core_api`], [`crate::reservation`],
 //! [`crate::pool`]) call these; see the C file for each function's contract.
 
-use kernel::{bindings, ffi::c_char, ffi::c_int};
+use kernel::{bindings, ffi::c_char, ffi::c_int, prelude::*};
 
 /// `struct io_tlb_mem`, opaque to Rust: the kernel crate's bindings do not include
 /// `linux/swiotlb.h`, and the driver never looks inside.
@@ -79,13 +79,27 @@ extern "C" {
     pub(crate) fn hvps_module_put();
 }
 
+/// A string parameter of the shim, as given by the user.
+#[derive(Clone, Copy)]
+pub(crate) enum Param {
+    /// `hv_pci_swiotlb=` (built in) or `size=`.
+    Size,
+    /// `layout=`.
+    Layout,
+}
+
 /// Reads a string parameter from the shim: [`None`] if not given.
-pub(crate) fn param(f: unsafe extern "C" fn() -> *const c_char) -> Option<&'static [u8]> {
+pub(crate) fn param(which: Param) -> Option<&'static [u8]> {
     // SAFETY: the parameter getters have no preconditions.
-    let p = unsafe { f() };
+    let p = unsafe {
+        match which {
+            Param::Size => hvps_param_size(),
+            Param::Layout => hvps_param_layout(),
+        }
+    };
     // SAFETY: a non-NULL result is a NUL-terminated string in a static buffer that is only
     // written while parameters are parsed, before the driver runs.
-    (!p.is_null()).then(|| unsafe { kernel::ffi::CStr::from_ptr(p.cast()) }.to_bytes())
+    (!p.is_null()).then(|| unsafe { CStr::from_char_ptr(p) }.to_bytes())
 }
 
 #[cfg(CONFIG_KUNIT)]
