@@ -15,7 +15,7 @@ SHELL := /bin/bash
 FLAVOR ?= default
 export KDIR CACHE_DIR ACCEL
 
-.PHONY: help deps fetch kernel overlay run test test-full bench check clean-cache
+.PHONY: help deps fetch kernel overlay patches run test test-full test-debug stress bench check clean-cache
 
 help: ## List the targets
 	@echo "Targets (variables: KDIR=<own 7.x tree>, FLAVOR=$(FLAVOR), CACHE_DIR, ACCEL=kvm|tcg):"
@@ -34,6 +34,9 @@ overlay: ## Apply the overlay to a kernel tree in place: make overlay KSRC=<tree
 	@test -n "$(KSRC)" || { echo "usage: make overlay KSRC=<kernel tree>"; exit 2; }
 	@scripts/apply-overlay.sh "$(KSRC)"
 
+patches: deps ## Write the git-am series for a pristine 7.3.x tree (OUT=dir)
+	@scripts/mkpatches.sh $(OUT)
+
 run: deps ## Build, boot a guest and show the pools working
 	@scripts/run.sh
 
@@ -42,6 +45,12 @@ test: deps ## Run every test (tools, build, guests); ends with "N passed, N fail
 
 test-full: deps ## make test plus a CONFIG_SWIOTLB_DYNAMIC=y kernel (one more full build)
 	@tests/run.sh --full
+
+test-debug: deps ## The guest suite on a KASAN/lockdep/kmemleak/DMA-API-debug kernel; any report fails
+	@tests/run.sh --debug
+
+stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified, 100 hot-plugs, exhaustion
+	@tests/stress.sh
 
 bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500)
 	@tests/bench/run.sh

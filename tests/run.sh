@@ -8,8 +8,11 @@
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
-full=0
-[ "${1:-}" = --full ] && full=1
+# --full adds a CONFIG_SWIOTLB_DYNAMIC=y kernel; --debug runs the guest suite on
+# a kernel with KASAN, lockdep, kmemleak, DMA-API debugging and debugobjects
+# and fails on any report they print.
+mode=${1:-}
+t_start=$(date +%s)
 
 n=0 passed=0 failed=0 skipped=
 work=$CACHE_DIR/test-run
@@ -89,6 +92,23 @@ if [ -f "$TOP/tools/Cargo.toml" ]; then
 	fi
 fi
 
+# debug_suite: the guest suite on the debug kernel, each guest ending with a
+# kmemleak scan and a check for every kind of report.
+debug_suite() {
+	local dbg
+	dbg=$(build_flavor debug) || return
+	rel=drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
+	local m=$dbg/extmod/$rel
+	GUEST_TIMEOUT=3600 guest_cases debug-pool-api "$dbg" \
+		"MOD=$m bash tests/guest/pool-api.sh; NAME=pool-api bash tests/guest/splats.sh"
+	python3 "$TOP/tests/ktap.py" "$work/debug-pool-api/dmesg-load.txt" --no-skip \
+		--expect hv_pci_swiotlb_pool >"$work/ktap-debug.txt"
+	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(debug): /' "$work/ktap-debug.txt" >"$work/ktap-debug.named"
+	results_from "$work/ktap-debug.named"
+	GUEST_TIMEOUT=3600 guest_cases debug-driver "$dbg" \
+		"MOD=$m SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh; NAME=driver bash tests/guest/splats.sh"
+}
+
 # --- kernel: configure, build, config guard ---------------------------------
 # build_flavor FLAVOR: build it, report the case, print the build dir.
 build_flavor() {
@@ -105,11 +125,16 @@ build_flavor() {
 }
 
 finish() {
-	log "phase timings: $(paste -sd, "$work/timings" | sed 's/,/, /g')"
+	log "phase timings: $(paste -sd, "$work/timings" | sed 's/,/, /g'), total $(($(date +%s) - t_start))s"
 	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
 	[ "$failed" = 0 ]
 	exit
 }
+
+if [ "$mode" = --debug ]; then
+	debug_suite
+	finish
+fi
 
 build=$(build_flavor default) || finish
 nopool=$(build_flavor nopool) || finish
@@ -131,6 +156,10 @@ for f in "$mod" "$build/$rel"; do
 	if [ -f "$f" ]; then case_result ok "build: ${f#$build/} exists"
 	else case_result fail "build: ${f#$build/} exists"; fi
 done
+
+# --- the patch series -----------------------------------------------------------
+timed series "$TOP/tests/series.sh" "$work" >"$work/series.txt" 2>&1
+results_from "$work/series.txt"
 
 # --- guests -----------------------------------------------------------------
 SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_pci_swiotlb_slices
@@ -164,7 +193,7 @@ sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(missing-patch): /' "$work/ktap-m
 results_from "$work/ktap-missing.named"
 
 # --- make test-full: CONFIG_SWIOTLB_DYNAMIC=y (a full rebuild) -------------------
-if [ $full = 1 ]; then
+if [ "$mode" = --full ]; then
 	dynamic=$(build_flavor dynamic) || finish
 	pool_api dynamic-pool-api "$dynamic"
 	GUEST_SWIOTLB=track_hiwater pool_api dynamic-no-default-pool "$dynamic"

@@ -48,7 +48,7 @@ MODULE_PARM_DESC(reps, "Repetitions of every measurement");
 
 #define BENCH_MAX_DEV	8
 #define BENCH_SAMPLES	BIT(16)
-#define BENCH_BUF	SZ_256K
+#define BENCH_BUF	SZ_256K		/* largest mapping; buffers are twice that */
 
 enum layout { GLOBAL, SHARED, PERDEV, NR_LAYOUTS };
 static const char * const layout_name[] = { "global", "shared", "perdev" };
@@ -88,7 +88,7 @@ static int cmp_u64(const void *a, const void *b)
 static int bench_thread(void *data)
 {
 	struct worker *w = data;
-	void *dst = w->buf + BENCH_BUF / 2;
+	void *dst = w->buf + BENCH_BUF;
 	u64 start, t0, t1 = 0;
 	dma_addr_t addr;
 	bool to_dev = true;
@@ -98,7 +98,7 @@ static int bench_thread(void *data)
 	start = ktime_get_ns();
 	while ((t0 = ktime_get_ns()) < deadline) {
 		if (w->memcpy_only) {
-			memcpy(dst, w->buf, min(w->size, (size_t)BENCH_BUF / 2));
+			memcpy(dst, w->buf, w->size);
 			t1 = ktime_get_ns();
 		} else if (w->hold) {
 			/* A noisy neighbour: grab every slot that comes free. */
@@ -264,12 +264,12 @@ static int __init swiotlb_bench_init(void)
 	if (!w)
 		return -ENOMEM;
 	for (i = 0; i < ncpu; i++) {
-		w[i].buf = kmalloc(BENCH_BUF, GFP_KERNEL);
+		w[i].buf = kmalloc(2 * BENCH_BUF, GFP_KERNEL);
 		w[i].samples = vmalloc_array(BENCH_SAMPLES, sizeof(u64));
 		w[i].held = vmalloc_array(SZ_64K, sizeof(dma_addr_t));
 		if (!w[i].buf || !w[i].samples || !w[i].held)
 			goto out;
-		memset(w[i].buf, 0x5a, BENCH_BUF);
+		memset(w[i].buf, 0x5a, 2 * BENCH_BUF);
 	}
 	for (i = 0; i < ndev; i++) {
 		devs[i] = faux_device_create(i ? "swiotlb_bench1" : "swiotlb_bench0", NULL, NULL);

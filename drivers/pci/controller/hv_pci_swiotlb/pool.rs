@@ -495,7 +495,8 @@ mod tests {
         assert_eq!(bad(base, 0), Err(EINVAL)); // empty
         assert_eq!(bad(1 << 46, MIB), Err(EINVAL)); // no memory there (64 TiB)
         assert_eq!(bad(!0xfff_u64, MIB), Err(EINVAL)); // wraps around
-                                                       // The safe constructor also refuses slices outside the reservation.
+
+        // The safe constructor also refuses slices outside the reservation.
         assert!(Pool::new(&fx.api, &fx.backing, MIB, 2 * MIB, name).is_err());
     }
 }

@@ -5,6 +5,11 @@
 use crate::{params::Layout, pool::SEGMENT_SIZE};
 use kernel::prelude::*;
 
+/// The smallest pool: a device's largest request must fit in its pool, or the request is
+/// retried forever. virtio-blk's default largest request is 1280 KiB (`max_sectors_kb`), and
+/// pools only use whole 256 KiB segments.
+pub(crate) const MIN_SLICE: usize = 2 << 20;
+
 /// The pools to make: `count` slices of `size` bytes, back to back from the start of the
 /// reservation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,20 +23,19 @@ pub(crate) struct SlicePlan {
 impl SlicePlan {
     /// Plans `total` bytes for `layout`, with at most `max_devices` per-device slices.
     ///
-    /// Each slice gets at least one segment, so a small reservation makes fewer slices than
-    /// asked for. [`None`] if not even one segment fits.
+    /// Each slice gets at least [`MIN_SLICE`], so a small reservation makes fewer slices than
+    /// asked for. [`None`] if not even one fits.
     pub(crate) fn new(total: usize, layout: Layout, max_devices: usize) -> Option<Self> {
-        let segments = total / SEGMENT_SIZE;
-        if segments == 0 {
+        if total < MIN_SLICE {
             return None;
         }
         let count = match layout {
             Layout::Shared => 1,
-            Layout::PerDevice => max_devices.clamp(1, segments),
+            Layout::PerDevice => max_devices.clamp(1, total / MIN_SLICE),
         };
         Some(Self {
             count,
-            size: segments / count * SEGMENT_SIZE,
+            size: total / count / SEGMENT_SIZE * SEGMENT_SIZE,
         })
     }
 
@@ -80,15 +84,23 @@ mod tests {
 
     #[test]
     fn small_reservations_make_fewer_slices() {
-        let p = SlicePlan::new(MIB, Layout::PerDevice, 8).unwrap();
+        let p = SlicePlan::new(4 * MIB, Layout::PerDevice, 8).unwrap();
         assert_eq!(
             p,
             SlicePlan {
-                count: 4,
-                size: SEGMENT_SIZE
+                count: 2,
+                size: 2 * MIB
             }
         );
-        assert_eq!(SlicePlan::new(SEGMENT_SIZE - 1, Layout::PerDevice, 4), None);
+        let p = SlicePlan::new(2 * MIB, Layout::PerDevice, 4).unwrap();
+        assert_eq!(
+            p,
+            SlicePlan {
+                count: 1,
+                size: 2 * MIB
+            }
+        );
+        assert_eq!(SlicePlan::new(MIB, Layout::PerDevice, 4), None);
         assert_eq!(SlicePlan::new(0, Layout::Shared, 4), None);
     }
 

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make patches`: turn the overlay into a `git format-patch` series for a
+# pristine Linux 7.3.x tree (e.g. a WSL kernel tree), to apply with `git am`:
+#
+#   0001 swiotlb: Add pools for individual devices      (patches/0001)
+#   0002 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+#        (the Rust driver, its safe pool types and C shim, Kconfig and
+#        Makefile wiring from patches/0002)
+#   0003 Documentation: hv_pci_swiotlb admin guide, ABI and tools
+#
+# Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
+# Prints the directory holding the series.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=${1:-$CACHE_DIR/patches}
+src=${KDIR:-$("$TOP/scripts/fetch-kernel.sh")}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git_() { git -C "$tmp" -c user.name="$(git -C "$TOP" config user.name)" \
+	-c user.email="$(git -C "$TOP" config user.email)" "$@"; }
+
+# A repository holding only the pristine versions of the files we touch.
+git_ init -q
+for f in MAINTAINERS $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$TOP"/patches/*.patch | sort -u); do
+	mkdir -p "$tmp/$(dirname "$f")"
+	cp "$src/$f" "$tmp/$f"
+done
+git_ add -A
+git_ commit -q -m base
+base=$(git_ rev-parse HEAD)
+
+git_ am -q "$TOP"/patches/0001-*.patch
+
+git_ apply "$TOP"/patches/0002-*.patch
+mkdir -p "$tmp/drivers"
+rsync -a "$TOP/drivers/" "$tmp/drivers/"
+python3 - "$tmp/MAINTAINERS" "$(git -C "$TOP" config user.name)" "$(git -C "$TOP" config user.email)" <<'PY'
+import sys
+path, name, email = sys.argv[1:]
+entry = f"""HYPER-V PCI SWIOTLB COMPANION DRIVER
+M:	{name} <{email}>
+L:	linux-hyperv@vger.kernel.org
+S:	Maintained
+F:	drivers/pci/controller/hv_pci_swiotlb/
+
+"""
+text = open(path).read()
+anchor = "Hyper-V/Azure CORE AND DRIVERS\n"
+assert anchor in text
+open(path, "w").write(text.replace(anchor, entry + anchor, 1))
+PY
+git_ add -A
+git_ commit -q -s -F - <<'MSG'
+PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+
+In a WSL 2 guest every virtio device behind Hyper-V vPCI (virtiofs for
+/mnt/c, virtio-net) bounces its streaming DMA through SWIOTLB, and they
+all share the one default pool.
+
+hv_pci_swiotlb reserves one contiguous range below 4 GiB (built in, at
+core_initcall; as a module, at load), cuts it into pools with
+swiotlb_create_pool(), and gives each virtio PCI function its own when
+virtio-pci is about to bind to it (BUS_NOTIFY_BIND_DRIVER). The pool is
+taken back when the driver unbinds, binding fails, the device goes away,
+or the device turns out not to use the DMA API (no
+VIRTIO_F_ACCESS_PLATFORM). Each device with a pool holds a module
+reference, so a device that may be mapping never loses its pool.
+
+The range is published as swiotlb_base (0400) and swiotlb_size (0444) in
+/sys/bus/vmbus/drivers/hv_pci/, where the WSL host reads it; a debugfs
+table shows each device's pool and counters.
+
+The driver is written in Rust with a thin C shim for what Rust cannot
+express (string and early parameters, initcall levels, driver attributes,
+symbol_get() of the pool API). It looks the pool API up at run time, so
+one module binary runs on kernels without it and says so:
+
+  The running kernel is missing a patch that significantly improves
+  virtio device performance. Update to a more recent WSL kernel to enable
+  this optimization.
+
+Parameters: hv_pci_swiotlb=<size> / size=, layout=per-device|shared,
+max_devices=, test_mode= (any virtio-pci function, for QEMU guests
+without VMBus).
+MSG
+
+mkdir -p "$tmp/Documentation"
+rsync -a "$TOP/Documentation/" "$tmp/Documentation/"
+docs=$(cd "$TOP" && find Documentation -type f | sort | sed 's/^/F:\t/')
+python3 - "$tmp/MAINTAINERS" "$docs" <<'PY'
+import sys
+path, docs = sys.argv[1], sys.argv[2].replace("\\t", "\t")
+text = open(path).read()
+anchor = "F:\tdrivers/pci/controller/hv_pci_swiotlb/\n"
+assert anchor in text
+open(path, "w").write(text.replace(anchor, docs + "\n" + anchor, 1))
+PY
+git_ add -A
+git_ commit -q -s -F - <<'MSG'
+Documentation: Add hv_pci_swiotlb admin guide, ABI and tools pages
+
+Document the driver's parameters, files and their modes, what happens on
+a kernel without the SWIOTLB device pool API, the sysfs ABI the WSL host
+reads, the swiotlbctl tool and how the driver is built and tested.
+MSG
+
+rm -rf "$out"
+mkdir -p "$out"
+git_ format-patch -q --zero-commit -o "$out" "$base"..HEAD
+echo "$out"

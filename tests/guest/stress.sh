@@ -1,0 +1,138 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# `make stress`: load/unload cycles, data integrity through minimum-size
+# pools (disks and network), hot-plug churn and pool exhaustion. Slow; not
+# part of `make test`. Figures go to $OUT/figures.
+. "$(dirname "$0")/lib.sh"
+: "${MOD:?}" "${CYCLES:=1000}" "${PASSES:=16}" "${HOTPLUGS:=100}" "${NET_MIB:=512}"
+
+MIB=1048576
+BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1)
+figure() { echo "$*" >>"$OUT/figures"; }
+dma32_free() { awk '/zone +DMA32/ {z=1} z && /pages free/ {print $3; exit}' /proc/zoneinfo; }
+leftovers() { ls -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-* $DBG $VIRTIO_PCI/swiotlb_base 2>/dev/null; }
+splats() { dmesg | grep -cE 'WARNING:|BUG:|Oops|KASAN|kmemleak: [1-9]|possible circular|I/O error' || true; }
+
+# --- load/unload cycles ---------------------------------------------------------
+mem0=$(awk '/MemFree/ {print $2}' /proc/meminfo) d0=$(dma32_free)
+cycles() {
+	local i
+	for i in $(seq "$CYCLES"); do
+		insmod "$MOD" test_mode=1 || { echo "insmod failed at cycle $i"; return 1; }
+		if [ $((i % 10)) = 0 ]; then
+			# Every tenth cycle a device takes a pool and gives it back.
+			rebind "$BLK0" && has_pool "$BLK0" >/dev/null && echo "$BLK0" >$VIRTIO_PCI/unbind
+		fi
+		rmmod $MODNAME || { echo "rmmod failed at cycle $i"; return 1; }
+		[ $((i % 10)) = 0 ] && echo "$BLK0" >$VIRTIO_PCI/bind
+	done
+	[ -z "$(leftovers)" ] || { echo "left over: $(leftovers)"; return 1; }
+}
+check "stress: $CYCLES load/unload cycles ($((CYCLES / 10)) with a device attached)" cycles
+mem1=$(awk '/MemFree/ {print $2}' /proc/meminfo) d1=$(dma32_free)
+figure "cycles=$CYCLES memfree_delta_kib=$((mem0 - mem1)) dma32_free_delta_pages=$((d0 - d1))"
+check "stress: MemFree back within 8 MiB after the cycles" test $((mem0 - mem1)) -lt 8192
+check "stress: DMA32 free pages back within 2048 after the cycles" test $((d0 - d1)) -lt 2048
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 5
+	echo scan >/sys/kernel/debug/kmemleak
+	leaks=$(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak || true)
+	figure "kmemleak_unreferenced=$leaks"
+	check "stress: kmemleak finds no leak" expect_eq 0 echo "$leaks"
+fi
+
+# --- data integrity through minimum-size pools -------------------------------------
+insmod "$MOD" test_mode=1 size=8M
+rebind "$BLK0"
+rebind "$BLK1"
+check "integrity: both disks on minimum-size (2 MiB) pools" \
+	expect_eq "2097152 2097152" echo "$(pool_col "$BLK0" 4) $(pool_col "$BLK1" 4)"
+DEV0=$(dev_of_blk blk0) DEV1=$(dev_of_blk blk1)
+integrity() {
+	local pass dev bytes=0 want got
+	for pass in $(seq "$PASSES"); do
+		head -c $((64 * MIB)) /dev/urandom >/tmp/pattern
+		want=$(md5sum </tmp/pattern)
+		# Both disks at once, 1 MiB requests: two fill a 2 MiB pool, so
+		# mappings fail and requests are retried.
+		dd if=/tmp/pattern of="$DEV0" bs=1M oflag=direct status=none &
+		dd if=/tmp/pattern of="$DEV1" bs=1M oflag=direct status=none
+		wait
+		for dev in "$DEV0" "$DEV1"; do
+			got=$(dd if="$dev" bs=1M iflag=direct status=none | md5sum)
+			[ "$got" = "$want" ] || { echo "pass $pass: $dev read back $got, wrote $want"; return 1; }
+			bytes=$((bytes + 64 * MIB))
+		done
+	done
+	figure "blk_bytes_verified=$bytes blk_mismatches=0"
+}
+check "integrity: $PASSES x 2 x 64 MiB written and read back through 2 MiB pools" integrity
+
+# --- the network, with a checksum -------------------------------------------------------
+NET0=$(pci_of_mac 52:54:00:00:00:10)
+rebind "$NET0"
+if0=$(netdev_of_mac 52:54:00:00:00:10) if1=$(netdev_of_mac 52:54:00:00:00:11)
+ip netns add peer
+ip link set "$if1" netns peer
+ip -n peer link set "$if1" up
+ip -n peer -6 addr add fe80::11/64 dev "$if1" nodad
+ip link set "$if0" up
+ip -6 addr add fe80::10/64 dev "$if0" nodad
+net() {
+	local sent got
+	head -c $((NET_MIB * MIB)) /dev/urandom >/tmp/netdata
+	sent=$(sha256sum </tmp/netdata)
+	ip netns exec peer socat -u "TCP6-LISTEN:5555,bind=[fe80::11%$if1],reuseaddr" \
+		SYSTEM:'sha256sum >/tmp/netsum' &
+	sleep 1
+	socat -u /tmp/netdata "TCP6:[fe80::11%$if0]:5555" || return 1
+	wait
+	got=$(cat /tmp/netsum)
+	figure "net_bytes_verified=$((NET_MIB * MIB)) net_mismatches=$([ "$got" = "$sent" ] && echo 0 || echo 1)"
+	[ "$got" = "$sent" ] || { echo "sent $sent, received $got"; return 1; }
+}
+check "integrity: $NET_MIB MiB over virtio-net through its 2 MiB pool, checksum intact" net
+check "integrity: net0 used its pool" test "$(pool_col "$NET0" 8)" -gt 0
+ip netns del peer
+
+# --- exhaustion -------------------------------------------------------------------------
+exhaust() {
+	fio --name=x --filename="$DEV0" --rw=randrw --bs=128k --iodepth=64 --numjobs=4 \
+		--ioengine=libaio --direct=1 --runtime=20 --time_based --verify=crc32c \
+		--do_verify=1 --group_reporting >/tmp/fio.log 2>&1 || { tail -n 20 /tmp/fio.log; return 1; }
+	grep -q 'err= 0' /tmp/fio.log || { grep err= /tmp/fio.log; return 1; }
+}
+dmesg -C
+check "exhaustion: 4 x 64 deep 128 KiB random I/O with verify on a 2 MiB pool" exhaust
+full=$(dmesg | grep -c 'swiotlb buffer is full' || true)
+figure "exhaustion_full_messages=$full (rate-limited)"
+check "exhaustion: the pool did run out (swiotlb buffer is full logged)" test "$full" -gt 0
+check "exhaustion: nothing left mapped afterwards" expect_eq 0 pool_col "$BLK0" 6
+
+for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/unbind; done
+rmmod $MODNAME
+for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/bind; done
+
+# --- hot-plug churn ------------------------------------------------------------------------
+insmod "$MOD" test_mode=1
+table0=$(grep -v '^#' $DBG/devices | sort)
+churn() {
+	local i hp
+	for i in $(seq "$HOTPLUGS"); do
+		qmp '{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","id":"hp0","drive":"hpdrive","bus":"rp1","disable-legacy":"on","iommu_platform":true,"serial":"hp0"}}' >/dev/null || return 1
+		wait_for 30 sh -c '[ -n "$(ls /sys/bus/pci/devices/ | grep ^0000:01:)" ]' || { echo "cycle $i: no device"; return 1; }
+		udevadm settle 2>/dev/null
+		hp=$(pci_of_blk hp0)
+		[ -n "$hp" ] && has_pool "$hp" >/dev/null || { echo "cycle $i: no pool"; return 1; }
+		dd if=/dev/urandom of="$(dev_of_blk hp0)" bs=64k count=16 oflag=direct status=none
+		qmp '{"execute":"device_del","arguments":{"id":"hp0"}}' >/dev/null || return 1
+		wait_for 30 test ! -e "/sys/bus/pci/devices/$hp" || { echo "cycle $i: not removed"; return 1; }
+	done
+}
+check "hotplug: $HOTPLUGS device_add/device_del cycles with I/O" churn
+figure "hotplug_cycles=$HOTPLUGS"
+check "hotplug: pool accounting back to its start" expect_eq "$table0" sh -c "grep -v '^#' $DBG/devices | sort"
+rmmod $MODNAME
+check "stress: no kernel splat or I/O error in the whole run" expect_eq 0 splats
+udevadm settle 2>/dev/null
