@@ -32,19 +32,22 @@ echo "== insmod $(basename "$MOD") test_mode=1"
 dmesg -C
 insmod "$MOD" test_mode=1
 BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1) NET0=$(pci_of_mac 52:54:00:00:00:10)
-NET1=$(pci_of_mac 52:54:00:00:00:11)
+NET1=$(pci_of_mac 52:54:00:00:00:11) SHARE=$(pci_of_tag hvshare)
 echo "== rebinding the test devices so that virtio-pci binds them with the driver loaded"
-for d in $NET0 $NET1 $BLK0 $BLK1; do rebind "$d"; done
-dmesg -t | grep -E 'hv_pci_swiotlb|SWIOTLB pool' | sed 's/^/  /'
+for d in $NET0 $NET1 $BLK0 $BLK1 $SHARE; do rebind "$d"; done
+udevadm settle 2>/dev/null
+dmesg -t | grep -E '^hv_pci_swiotlb|SWIOTLB pool' | sed 's/^/  /'
 
-echo "== traffic: 2 MiB through each disk, pings over net0"
+echo "== traffic: 2 MiB through each disk, 4 MiB through the 9p share, pings over net0"
 dd if=/dev/urandom of="$(dev_of_blk blk0)" bs=64k count=32 oflag=direct status=none
 dd if=/dev/urandom of="$(dev_of_blk blk1)" bs=64k count=32 oflag=direct status=none
+mkdir -p /tmp/hvshare && mount -t 9p -o trans=virtio,version=9p2000.L hvshare /tmp/hvshare &&
+	dd if=/dev/urandom of=/tmp/hvshare/demo bs=1M count=4 conv=fsync status=none && umount /tmp/hvshare
 if0=$(netdev_of_mac 52:54:00:00:00:10) if1=$(netdev_of_mac 52:54:00:00:00:11)
 ip netns add peer && ip link set "$if1" netns peer
 ip -n peer link set "$if1" up && ip -n peer -6 addr add fe80::11/64 dev "$if1" nodad
 ip link set "$if0" up && ip -6 addr add fe80::10/64 dev "$if0" nodad
-ping -6 -c 3 -i 0.2 -I "$if0" fe80::11 | tail -n 2 | sed 's/^/  /'
+ping -6 -c 3 -i 0.2 -I "$if0" fe80::11 2>/dev/null | tail -n 2 | sed 's/^/  /'
 
 echo "== /sys/bus/pci/drivers/virtio-pci/swiotlb_{base,size} (hv_pci's directory on Hyper-V)"
 echo "  swiotlb_base: $(cat $VIRTIO_PCI/swiotlb_base)   swiotlb_size: $(cat $VIRTIO_PCI/swiotlb_size)"
