@@ -7,12 +7,13 @@ set -euo pipefail
 
 BINDGEN_VERSION=0.73.2
 VNG_VERSION=1.42
+DOCUTILS_VERSION=0.21.2
 DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
 	libssl-dev cpio dwarves busybox-static qemu-system-x86 ccache udev
 	python3-venv xz-utils kmod make git rsync e2fsprogs socat iproute2 iputils-ping)
 
 stamp=$CACHE_DIR/deps.stamp
-want="$BINDGEN_VERSION $VNG_VERSION ${DEB_PKGS[*]}"
+want="$BINDGEN_VERSION $VNG_VERSION $DOCUTILS_VERSION ${DEB_PKGS[*]}"
 mkdir -p "$CACHE_DIR"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
 	command -v clang-19 >/dev/null && [ -x "$CACHE_DIR/venv/bin/vng" ]; then
@@ -41,10 +42,10 @@ if ! bindgen --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
 	cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
-if [ ! -x "$CACHE_DIR/venv/bin/vng" ]; then
-	log "deps: virtme-ng $VNG_VERSION into $CACHE_DIR/venv"
+if [ ! -x "$CACHE_DIR/venv/bin/vng" ] || [ ! -x "$CACHE_DIR/venv/bin/docutils" ]; then
+	log "deps: virtme-ng $VNG_VERSION and docutils $DOCUTILS_VERSION into $CACHE_DIR/venv"
 	python3 -m venv "$CACHE_DIR/venv"
-	"$CACHE_DIR/venv/bin/pip" install -q "virtme-ng==$VNG_VERSION"
+	"$CACHE_DIR/venv/bin/pip" install -q "virtme-ng==$VNG_VERSION" "docutils==$DOCUTILS_VERSION"
 fi
 
 echo "$want" >"$stamp"

@@ -109,6 +109,9 @@ debug_suite() {
 		"MOD=$m SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh; NAME=driver bash tests/guest/splats.sh"
 }
 
+timed docs "$TOP/tests/docs.sh" >"$work/docs.txt" 2>&1
+results_from "$work/docs.txt"
+
 # --- kernel: configure, build, config guard ---------------------------------
 # build_flavor FLAVOR: build it, report the case, print the build dir.
 build_flavor() {
