@@ -43,11 +43,8 @@ dd if=/dev/urandom of="$(dev_of_blk blk0)" bs=64k count=32 oflag=direct status=n
 dd if=/dev/urandom of="$(dev_of_blk blk1)" bs=64k count=32 oflag=direct status=none
 mkdir -p /tmp/hvshare && mount -t 9p -o trans=virtio,version=9p2000.L hvshare /tmp/hvshare &&
 	dd if=/dev/urandom of=/tmp/hvshare/demo bs=1M count=4 conv=fsync status=none && umount /tmp/hvshare
-if0=$(netdev_of_mac 52:54:00:00:00:10) if1=$(netdev_of_mac 52:54:00:00:00:11)
-ip netns add peer && ip link set "$if1" netns peer
-ip -n peer link set "$if1" up && ip -n peer -6 addr add fe80::11/64 dev "$if1" nodad
-ip link set "$if0" up && ip -6 addr add fe80::10/64 dev "$if0" nodad
-ping -6 -c 3 -i 0.2 -I "$if0" fe80::11 2>/dev/null | tail -n 2 | sed 's/^/  /'
+peer_up
+ping -6 -c 3 -i 0.2 -I "$IF0" fe80::11 2>/dev/null | tail -n 2 | sed 's/^/  /'
 
 echo "== /sys/bus/pci/drivers/virtio-pci/swiotlb_{base,size} (hv_pci's directory on Hyper-V)"
 echo "  swiotlb_base: $(cat $VIRTIO_PCI/swiotlb_base)   swiotlb_size: $(cat $VIRTIO_PCI/swiotlb_size)"

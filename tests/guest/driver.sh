@@ -79,15 +79,9 @@ s2=$(snap)
 check "traffic: dd on blk1 bounces through blk1's pool only" grew "$s1" "$s2" 2
 
 # net0 pings its control peer, moved to a namespace so that the packets cross the wire.
-if0=$(netdev_of_mac $NET0_MAC) if1=$(netdev_of_mac $NET1_MAC)
-ip netns add peer
-ip link set "$if1" netns peer
-ip -n peer link set "$if1" up
-ip -n peer -6 addr add fe80::11/64 dev "$if1" nodad
-ip link set "$if0" up
-ip -6 addr add fe80::10/64 dev "$if0" nodad
+peer_up
 s3=$(snap)
-check "traffic: ping over net0 to its control peer" ping -6 -c 5 -i 0.2 -W 2 -I "$if0" fe80::11
+check "traffic: ping over net0 to its control peer" ping -6 -c 5 -i 0.2 -W 2 -I "$IF0" fe80::11
 s4=$(snap)
 check "traffic: ping bounces through net0's pool only" grew "$s3" "$s4" 3
 # (net0 keeps its receive buffers mapped while it is up.)
@@ -104,7 +98,7 @@ rw() {
 }
 check "traffic: 4 MiB written through blk1's pool read back intact" rw
 sleep 2 && udevadm settle 2>/dev/null # udev probes blk1 after that write
-ip netns exec peer ip link set "$if1" netns 1 2>/dev/null || ip netns del peer
+peer_down
 
 # --- the userspace tool reads what sysfs says -----------------------------------
 check "swiotlbctl: device-option matches sysfs" \

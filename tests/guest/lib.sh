@@ -142,3 +142,21 @@ pci_of_tag() {
 		return
 	done
 }
+
+# peer_up: put net1 (the control NIC) in namespace "peer" as fe80::11 and
+# bring net0 up as fe80::10, so that traffic between them crosses QEMU's hub.
+# Sets IF0 and IF1.
+peer_up() {
+	IF0=$(netdev_of_mac 52:54:00:00:00:10) IF1=$(netdev_of_mac 52:54:00:00:00:11)
+	ip netns add peer &&
+		ip link set "$IF1" netns peer &&
+		ip -n peer link set "$IF1" up &&
+		ip -n peer -6 addr add fe80::11/64 dev "$IF1" nodad &&
+		ip link set "$IF0" up &&
+		ip -6 addr add fe80::10/64 dev "$IF0" nodad
+}
+
+# peer_down: undo peer_up (net1 returns to the root namespace).
+peer_down() {
+	ip netns del peer
+}

@@ -72,21 +72,15 @@ check "integrity: $PASSES x 2 x 64 MiB written and read back through 2 MiB pools
 # --- the network, with a checksum -------------------------------------------------------
 NET0=$(pci_of_mac 52:54:00:00:00:10)
 rebind "$NET0"
-if0=$(netdev_of_mac 52:54:00:00:00:10) if1=$(netdev_of_mac 52:54:00:00:00:11)
-ip netns add peer
-ip link set "$if1" netns peer
-ip -n peer link set "$if1" up
-ip -n peer -6 addr add fe80::11/64 dev "$if1" nodad
-ip link set "$if0" up
-ip -6 addr add fe80::10/64 dev "$if0" nodad
+peer_up
 net() {
 	local sent got
 	head -c $((NET_MIB * MIB)) /dev/urandom >/tmp/netdata
 	sent=$(sha256sum </tmp/netdata)
-	ip netns exec peer socat -u "TCP6-LISTEN:5555,bind=[fe80::11%$if1],reuseaddr" \
+	ip netns exec peer socat -u "TCP6-LISTEN:5555,bind=[fe80::11%$IF1],reuseaddr" \
 		SYSTEM:'sha256sum >/tmp/netsum' &
 	sleep 1
-	socat -u /tmp/netdata "TCP6:[fe80::11%$if0]:5555" || return 1
+	socat -u /tmp/netdata "TCP6:[fe80::11%$IF0]:5555" || return 1
 	wait
 	got=$(cat /tmp/netsum)
 	figure "net_bytes_verified=$((NET_MIB * MIB)) net_mismatches=$([ "$got" = "$sent" ] && echo 0 || echo 1)"
@@ -94,7 +88,7 @@ net() {
 }
 check "integrity: $NET_MIB MiB over virtio-net through its 2 MiB pool, checksum intact" net
 check "integrity: net0 used its pool" test "$(pool_col "$NET0" 8)" -gt 0
-ip netns del peer
+peer_down
 
 # --- exhaustion -------------------------------------------------------------------------
 exhaust() {
