@@ -35,6 +35,21 @@ check "publish: modes 0400 (base), 0444 (size)" \
 	expect_eq "400 444" echo $(stat -c %a $VIRTIO_PCI/swiotlb_base $VIRTIO_PCI/swiotlb_size)
 check "publish: matches the logged reservation" \
 	sh -c "dmesg | grep -q 'reserved 64 MiB at $base\$'"
+# --- what an unprivileged user can do --------------------------------------------
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+check "security: an unprivileged user cannot read swiotlb_base" \
+	sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cat $VIRTIO_PCI/swiotlb_base"
+check "security: an unprivileged user reads swiotlb_size" \
+	expect_eq "$size" as_nobody cat $VIRTIO_PCI/swiotlb_size
+check "security: nobody, not even root, can write the attributes" \
+	sh -c "! echo 0x1000 >$VIRTIO_PCI/swiotlb_base && ! echo 4096 >$VIRTIO_PCI/swiotlb_size"
+check "security: the values did not change" \
+	expect_eq "$base $size" echo $(cat $VIRTIO_PCI/swiotlb_base $VIRTIO_PCI/swiotlb_size)
+check "security: an unprivileged user cannot read the debugfs table" \
+	sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cat $DBG/devices"
+check "security: module parameters are read-only" \
+	sh -c "! echo 1G >/sys/module/$MODNAME/parameters/size"
+
 check "debugfs: layout is per-device" expect_eq per-device cat $DBG/layout
 check "debugfs: no device had a pool before (all were bound already)" expect_eq 0 table_devices
 

@@ -87,7 +87,8 @@ pool_line() {
 	grep "^$1 " "$DBG/devices" 2>/dev/null
 }
 
-# pool_col BDF N: column N of that line (3 base, 4 size, 6 used, 7 hiwater, 8 mappings).
+# pool_col BDF N: column N of that line (3 base, 4 size, 6 used, 7 hiwater,
+# 8 mappings, 9 failures).
 pool_col() {
 	pool_line "$1" | awk -v n="$2" '{print $n}'
 }

@@ -102,6 +102,8 @@ check "exhaustion: 4 x 64 deep 128 KiB random I/O with verify on a 2 MiB pool" e
 full=$(dmesg | grep -c 'swiotlb buffer is full' || true)
 figure "exhaustion_full_messages=$full (rate-limited)"
 check "exhaustion: the pool did run out (swiotlb buffer is full logged)" test "$full" -gt 0
+figure "exhaustion_failures_counted=$(pool_col "$BLK0" 9)"
+check "exhaustion: the failures are counted in the pool's statistics" test "$(pool_col "$BLK0" 9)" -gt 0
 check "exhaustion: nothing left mapped afterwards" expect_eq 0 pool_col "$BLK0" 6
 
 for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/unbind; done

@@ -27,8 +27,8 @@ pub const DEVICES_FILE: &str = "devices";
 /// Size of one bounce-buffer slot (`IO_TLB_SIZE`).
 pub const SLOT_SIZE: u64 = 2048;
 /// Column names of the `devices` table, as in its header line.
-pub const DEVICE_COLUMNS: [&str; 8] = [
-    "device", "driver", "base", "size", "slots", "used", "hiwater", "mappings",
+pub const DEVICE_COLUMNS: [&str; 9] = [
+    "device", "driver", "base", "size", "slots", "used", "hiwater", "mappings", "failures",
 ];
 
 /// How the pool is divided between devices.
@@ -90,13 +90,15 @@ pub struct Device {
     pub hiwater: u64,
     /// Number of bounce mappings made.
     pub mappings: u64,
+    /// Number of bounce mappings that found no room in the pool.
+    pub failures: u64,
 }
 
 impl Device {
     /// Formats the row the way the kernel prints it (without newline).
     pub fn to_line(&self) -> String {
         format!(
-            "{} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {}",
             self.device,
             self.driver.as_deref().unwrap_or("-"),
             format_base(self.base),
@@ -104,7 +106,8 @@ impl Device {
             self.slots,
             self.used,
             self.hiwater,
-            self.mappings
+            self.mappings,
+            self.failures
         )
     }
 }
@@ -135,7 +138,19 @@ pub fn is_pci_address(s: &str) -> bool {
         && (b'0'..=b'7').contains(&func.as_bytes()[0])
 }
 
-/// Parses one data line of the `devices` file.
+/// Parses one data line of the `devices` file: the nine
+/// [`DEVICE_COLUMNS`], separated by whitespace.
+///
+/// ```
+/// use swiotlbctl::debugfs::parse_device_line;
+/// let line = "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 5";
+/// let d = parse_device_line(line).unwrap();
+/// assert_eq!((d.mappings, d.failures), (1234, 5));
+/// assert_eq!(d.to_line(), line);
+/// // The older 8-column format is malformed.
+/// let err = parse_device_line("0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234");
+/// assert!(err.unwrap_err().contains("found 8"));
+/// ```
 pub fn parse_device_line(line: &str) -> Result<Device, String> {
     let cols: Vec<&str> = line.split_whitespace().collect();
     if cols.len() != DEVICE_COLUMNS.len() {
@@ -171,6 +186,7 @@ pub fn parse_device_line(line: &str) -> Result<Device, String> {
         used: col(5, parse_dec_token)?,
         hiwater: col(6, parse_dec_token)?,
         mappings: col(7, parse_dec_token)?,
+        failures: col(8, parse_dec_token)?,
     })
 }
 
@@ -471,7 +487,7 @@ pub fn read_detail(root: &Path, range: Option<&PoolRange>) -> Detail {
 mod tests {
     use super::*;
 
-    const HEADER: &str = "# device driver base size slots used hiwater mappings";
+    const HEADER: &str = "# device driver base size slots used hiwater mappings failures";
 
     fn dev(addr: &str, base: u64, slots: u64) -> Device {
         Device {
@@ -483,6 +499,7 @@ mod tests {
             used: 0,
             hiwater: 0,
             mappings: 0,
+            failures: 0,
         }
     }
 
@@ -530,7 +547,7 @@ mod tests {
 
     #[test]
     fn device_line_parses() {
-        let d = parse_device_line("0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234")
+        let d = parse_device_line("0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 5")
             .unwrap();
         assert_eq!(
             d,
@@ -543,59 +560,71 @@ mod tests {
                 used: 0,
                 hiwater: 37,
                 mappings: 1234,
+                failures: 5,
             }
         );
-        let unbound = parse_device_line("0000:00:04.0   -\t0x7d000000 2048 1 0 0 0").unwrap();
+        let unbound = parse_device_line("0000:00:04.0   -\t0x7d000000 2048 1 0 0 0 0").unwrap();
         assert_eq!(unbound.driver, None);
-        assert_eq!(unbound.to_line(), "0000:00:04.0 - 0x7d000000 2048 1 0 0 0");
+        assert_eq!(
+            unbound.to_line(),
+            "0000:00:04.0 - 0x7d000000 2048 1 0 0 0 0"
+        );
     }
 
     #[test]
     fn device_line_rejects() {
         let cases = [
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37",
-                "expected 8 columns",
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1",
+                "expected 9 columns",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1 2",
-                "found 9",
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1 2 3",
+                "found 10",
             ),
             (
-                "00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1",
+                "00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1 0",
                 "not a PCI address",
             ),
             (
-                "0000:00:03.0 virtio-pci 7c000000 16777216 8192 0 37 1",
+                "0000:00:03.0 virtio-pci 7c000000 16777216 8192 0 37 1 0",
                 "column \"base\"",
             ),
             (
-                "0000:00:03.0 virtio-pci 0X7c000000 16777216 8192 0 37 1",
+                "0000:00:03.0 virtio-pci 0X7c000000 16777216 8192 0 37 1 0",
                 "0X",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 0 8192 0 37 1",
+                "0000:00:03.0 virtio-pci 0x7c000000 0 8192 0 37 1 0",
                 "size must not be 0",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16M 8192 0 37 1",
+                "0000:00:03.0 virtio-pci 0x7c000000 16M 8192 0 37 1 0",
                 "column \"size\"",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16777216 -1 0 37 1",
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 -1 0 37 1 0",
                 "column \"slots\"",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 x 37 1",
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 x 37 1 0",
                 "column \"used\"",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 3.7 1",
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 3.7 1 0",
                 "column \"hiwater\"",
             ),
             (
-                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 99999999999999999999",
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 99999999999999999999 0",
                 "column \"mappings\"",
+            ),
+            (
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1 0x5",
+                "column \"failures\"",
+            ),
+            (
+                "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1 05",
+                "column \"failures\"",
             ),
         ];
         for (line, want) in cases {
@@ -605,16 +634,43 @@ mod tests {
     }
 
     #[test]
+    fn eight_column_line_is_malformed() {
+        // The format before the `failures` column was added.
+        let err = parse_device_line("0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234")
+            .unwrap_err();
+        assert!(
+            err.starts_with(
+                "expected 9 columns (device driver base size slots used hiwater mappings \
+                 failures), found 8"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_decimal_failures_names_the_column() {
+        for bad in ["x", "-1", "0x5", "1.5", "05", "18446744073709551616"] {
+            let line = format!("0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 {bad}");
+            let err = parse_device_line(&line).unwrap_err();
+            assert!(
+                err.starts_with(&format!("column \"failures\": {bad:?}: ")),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn devices_file_parses() {
         let text = format!(
-            "{HEADER}\n0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234\n\
-             0000:00:04.0 - 0x7d000000 16777216 8192 3 9 10\n"
+            "{HEADER}\n0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 5\n\
+             0000:00:04.0 - 0x7d000000 16777216 8192 3 9 10 0\n"
         );
         let (entries, issues) = parse_devices(&text);
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].line, 3);
         assert_eq!(entries[1].device.driver, None);
+        assert_eq!(entries[0].device.failures, 5);
 
         let (entries, issues) = parse_devices(&format!("{HEADER}\n"));
         assert!(entries.is_empty() && issues.is_empty());
@@ -626,8 +682,8 @@ mod tests {
     #[test]
     fn devices_file_reports_bad_lines() {
         let text = format!(
-            "{HEADER}\n0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234\n\
-             garbage\n\n0000:00:05.0 - 0x7e000000 2048 1 0 0 0\n"
+            "{HEADER}\n0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 5\n\
+             garbage\n\n0000:00:05.0 - 0x7e000000 2048 1 0 0 0 0\n"
         );
         let (entries, issues) = parse_devices(&text);
         assert_eq!(entries.len(), 2);
@@ -637,11 +693,32 @@ mod tests {
 
         let (_, issues) = parse_devices("");
         assert_eq!(issues[0].line, None);
-        let (entries, issues) = parse_devices("0000:00:03.0 virtio-pci 0x7c000000 2048 1 0 0 0\n");
+        let (entries, issues) =
+            parse_devices("0000:00:03.0 virtio-pci 0x7c000000 2048 1 0 0 0 0\n");
         assert_eq!(entries.len(), 1);
         assert!(issues[0].message.contains("missing header"));
         let (_, issues) = parse_devices("# device base\n");
         assert!(issues[0].message.contains("unexpected header"));
+    }
+
+    #[test]
+    fn old_eight_column_header_is_rejected() {
+        let text = "# device driver base size slots used hiwater mappings\n\
+                    0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234\n";
+        let (entries, issues) = parse_devices(text);
+        assert!(entries.is_empty());
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert_eq!(issues[0].line, Some(1));
+        assert_eq!(
+            issues[0].message,
+            "unexpected header \"# device driver base size slots used hiwater mappings\" \
+             (expected \"# device driver base size slots used hiwater mappings failures\")"
+        );
+        assert_eq!(issues[1].line, Some(2));
+        assert!(
+            issues[1].message.contains("expected 9 columns"),
+            "{issues:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! and meanings are documented there and in
 //! `Documentation/tools/swiotlbctl.rst`. The schema is versioned by
 //! [`SCHEMA_VERSION`]: fields are only ever added within one version.
+//!
+//! Version history: 1, the first; 2 added `failures` to the device
+//! objects (the `failures` column of the debugfs `devices` table).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,7 +19,7 @@ use crate::error::Error;
 use crate::sysfs::{self, DirChoice, Source, LIMIT_4G};
 
 /// Version of the JSON schema emitted by `status --json`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole `status` report.
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +105,8 @@ pub struct DeviceReport {
     pub hiwater: u64,
     /// Bounce mappings made.
     pub mappings: u64,
+    /// Bounce mappings that found no room in the pool.
+    pub failures: u64,
 }
 
 impl From<Device> for DeviceReport {
@@ -116,6 +121,7 @@ impl From<Device> for DeviceReport {
             used: d.used,
             hiwater: d.hiwater,
             mappings: d.mappings,
+            failures: d.failures,
         }
     }
 }
@@ -373,13 +379,14 @@ impl StatusReport {
                                 d.used.to_string(),
                                 d.hiwater.to_string(),
                                 d.mappings.to_string(),
+                                d.failures.to_string(),
                             ]
                         })
                         .collect();
                     out.push_str(&table(
                         &[
                             "DEVICE", "DRIVER", "BASE", "SIZE", "SLOTS", "USED", "HIWATER",
-                            "MAPPINGS",
+                            "MAPPINGS", "FAILURES",
                         ],
                         &rows,
                         3,

@@ -16,10 +16,10 @@ const MISSING: &str = "The running kernel is missing a patch that significantly 
 const HV: &str = "sys/bus/vmbus/drivers/hv_pci";
 const VIRTIO: &str = "sys/bus/pci/drivers/virtio-pci";
 const DEBUG: &str = "sys/kernel/debug/hv_pci_swiotlb";
-const HEADER: &str = "# device driver base size slots used hiwater mappings\n";
-const TWO_DEVICES: &str = "# device driver base size slots used hiwater mappings\n\
-     0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234\n\
-     0000:00:04.0 - 0x7d000000 16777216 8192 12 512 98765\n";
+const HEADER: &str = "# device driver base size slots used hiwater mappings failures\n";
+const TWO_DEVICES: &str = "# device driver base size slots used hiwater mappings failures\n\
+     0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 5\n\
+     0000:00:04.0 - 0x7d000000 16777216 8192 12 512 98765 0\n";
 
 /// A synthetic tree under a temporary directory.
 struct Tree {
@@ -594,9 +594,9 @@ fn status_text_shows_range_layout_and_devices() {
         "device option: swiotlb=0x7c000000,67108864",
         "layout:        per-device",
         "devices:       2",
-        "DEVICE        DRIVER      BASE            SIZE  SLOTS  USED  HIWATER  MAPPINGS",
-        "0000:00:03.0  virtio-pci  0x7c000000  16777216   8192     0       37      1234",
-        "0000:00:04.0  -           0x7d000000  16777216   8192    12      512     98765",
+        "DEVICE        DRIVER      BASE            SIZE  SLOTS  USED  HIWATER  MAPPINGS  FAILURES",
+        "0000:00:03.0  virtio-pci  0x7c000000  16777216   8192     0       37      1234         5",
+        "0000:00:04.0  -           0x7d000000  16777216   8192    12      512     98765         0",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
@@ -612,7 +612,7 @@ fn status_json_schema() {
     let r = t.run(&["status", "--json"]);
     r.code(0);
     let j = r.json();
-    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["schema_version"], 2);
     assert_eq!(j["supported"], true);
     assert_eq!(j["source"], "hv-pci");
     assert_eq!(j["driver_dir"], t.path(HV).display().to_string());
@@ -639,10 +639,11 @@ fn status_json_schema() {
         serde_json::json!({
             "device": "0000:00:03.0", "driver": "virtio-pci",
             "base": 0x7c00_0000u64, "base_hex": "0x7c000000", "size": 16_777_216u64,
-            "slots": 8192, "used": 0, "hiwater": 37, "mappings": 1234
+            "slots": 8192, "used": 0, "hiwater": 37, "mappings": 1234, "failures": 5
         })
     );
     assert_eq!(pd["devices"][1]["driver"], Value::Null);
+    assert_eq!(pd["devices"][1]["failures"], 0);
     assert_eq!(j["problems"], serde_json::json!([]));
 }
 
@@ -708,10 +709,10 @@ fn status_without_debugfs_still_shows_the_range() {
 fn status_reports_bad_debugfs_lines_and_strict_exits_2() {
     let t = Tree::new();
     let devices = format!(
-        "{HEADER}0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234\n\
+        "{HEADER}0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 5\n\
          this is not a device line\n\
          0000:00:04.0 - 0x7d000000 16777216 8192 12 512\n\
-         0000:00:05.0 - 0X7e000000 2048 1 0 0 0\n"
+         0000:00:05.0 - 0X7e000000 2048 1 0 0 0 0\n"
     );
     t.hv_default().debugfs("per-device\n", &devices);
     let devices_file = t.path(&format!("{DEBUG}/devices")).display().to_string();
@@ -722,11 +723,11 @@ fn status_reports_bad_debugfs_lines_and_strict_exits_2() {
     assert!(r.stdout.contains("Problems (3)"), "{}", r.stdout);
     assert!(r
         .stdout
-        .contains(&format!("{devices_file}:3: expected 8 columns")));
+        .contains(&format!("{devices_file}:3: expected 9 columns")));
     assert!(r.stdout.contains("\"this is not a device line\""));
     assert!(r
         .stdout
-        .contains(&format!("{devices_file}:4: expected 8 columns")));
+        .contains(&format!("{devices_file}:4: expected 9 columns")));
     assert!(r
         .stdout
         .contains(&format!("{devices_file}:5: column \"base\"")));
@@ -748,12 +749,73 @@ fn status_reports_bad_debugfs_lines_and_strict_exits_2() {
 }
 
 #[test]
+fn status_reports_eight_column_lines_as_malformed() {
+    // The table as printed before the `failures` column was added.
+    let t = Tree::new();
+    let old_line = "0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234";
+    t.hv_default()
+        .debugfs("per-device\n", &format!("{HEADER}{old_line}\n"));
+    let devices_file = t.path(&format!("{DEBUG}/devices")).display().to_string();
+    let r = t.run(&["status"]);
+    r.code(0);
+    assert!(r.stdout.contains("devices:       0"), "{}", r.stdout);
+    assert!(r.stdout.contains("Problems (1)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "{devices_file}:2: expected 9 columns (device driver base size slots used \
+             hiwater mappings failures), found 8: {old_line:?}"
+        )),
+        "{}",
+        r.stdout
+    );
+    t.run(&["status", "--strict"]).code(2);
+
+    // The old 8-column header is reported like any other wrong header.
+    t.debugfs(
+        "per-device\n",
+        "# device driver base size slots used hiwater mappings\n",
+    );
+    let j = t.run(&["status", "--json"]).code(0).json();
+    assert_eq!(j["per_device"]["devices"], serde_json::json!([]));
+    assert_eq!(j["problems"][0]["line"], 1);
+    assert_eq!(
+        j["problems"][0]["message"],
+        "unexpected header \"# device driver base size slots used hiwater mappings\" \
+         (expected \"# device driver base size slots used hiwater mappings failures\")"
+    );
+}
+
+#[test]
+fn status_reports_non_decimal_failures_naming_the_column() {
+    let t = Tree::new();
+    let devices = format!(
+        "{HEADER}0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 0 37 1234 0x5\n\
+         0000:00:04.0 - 0x7d000000 16777216 8192 12 512 98765 7\n"
+    );
+    t.hv_default().debugfs("per-device\n", &devices);
+    let devices_file = t.path(&format!("{DEBUG}/devices")).display().to_string();
+    let r = t.run(&["status"]);
+    r.code(0);
+    assert!(r.stdout.contains("devices:       1"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("{devices_file}:2: column \"failures\": \"0x5\": ")),
+        "{}",
+        r.stdout
+    );
+    let j = t.run(&["status", "--json"]).json();
+    assert_eq!(j["per_device"]["devices"][0]["device"], "0000:00:04.0");
+    assert_eq!(j["per_device"]["devices"][0]["failures"], 7);
+    t.run(&["status", "--strict"]).code(2);
+}
+
+#[test]
 fn status_reports_inconsistent_devices() {
     let t = Tree::new();
     let devices = format!(
-        "{HEADER}0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 9000 37 1\n\
-         0000:00:04.0 - 0x7c800000 16777216 8192 0 0 0\n\
-         0000:00:05.0 - 0x90000000 2048 1 0 0 0\n"
+        "{HEADER}0000:00:03.0 virtio-pci 0x7c000000 16777216 8192 9000 37 1 0\n\
+         0000:00:04.0 - 0x7c800000 16777216 8192 0 0 0 0\n\
+         0000:00:05.0 - 0x90000000 2048 1 0 0 0 0\n"
     );
     t.hv_default().debugfs("per-device\n", &devices);
     let r = t.run(&["status"]);

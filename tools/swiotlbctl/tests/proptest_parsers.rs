@@ -23,10 +23,10 @@ fn device() -> impl Strategy<Value = Device> {
         proptest::option::of("[a-z][a-z0-9_-]{0,15}"),
         any::<u64>(),
         1u64..,
-        any::<[u64; 4]>(),
+        any::<[u64; 5]>(),
     )
         .prop_map(
-            |(device, driver, base, size, [slots, used, hiwater, mappings])| Device {
+            |(device, driver, base, size, [slots, used, hiwater, mappings, failures])| Device {
                 device,
                 driver,
                 base,
@@ -35,6 +35,7 @@ fn device() -> impl Strategy<Value = Device> {
                 used,
                 hiwater,
                 mappings,
+                failures,
             },
         )
 }
@@ -135,6 +136,16 @@ proptest! {
     #[test]
     fn device_lines_round_trip(d in device()) {
         prop_assert_eq!(parse_device_line(&d.to_line()), Ok(d));
+    }
+
+    #[test]
+    fn eight_column_lines_are_rejected(d in device()) {
+        // The format before the `failures` column: drop the last column.
+        let line = d.to_line();
+        let (old, _) = line.rsplit_once(' ').unwrap();
+        let err = parse_device_line(old).unwrap_err();
+        prop_assert!(err.starts_with("expected 9 columns"), "{}", err);
+        prop_assert!(err.contains("found 8"), "{}", err);
     }
 
     #[test]

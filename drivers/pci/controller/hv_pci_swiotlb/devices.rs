@@ -144,19 +144,11 @@ impl Registry {
         if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
             return;
         }
-        let mut users = KVec::new();
-        for i in 0..self.pools.len() {
-            if users
-                .push(b.list.iter().filter(|x| x.slice == i).count(), GFP_KERNEL)
-                .is_err()
-            {
-                dev_err!(dev, "out of memory: keeping the default SWIOTLB pool\n");
-                return;
-            }
-        }
-        let Some(slice) = slices::pick_slice(&users) else {
+        let users = |i: usize| b.list.iter().filter(|x| x.slice == i).count();
+        let Some(slice) = slices::pick_slice((0..self.pools.len()).map(users)) else {
             return;
         };
+        let shared = self.layout == Layout::PerDevice && users(slice) > 0;
         let Some(module) = ModuleRef::get() else {
             return;
         };
@@ -187,7 +179,6 @@ impl Registry {
             );
             return;
         }
-        let shared = self.layout == Layout::PerDevice && users[slice] > 0;
         dev_info!(
             dev,
             "SWIOTLB pool {slice}{}: {:#x}+{:#x}\n",
@@ -264,7 +255,10 @@ impl Registry {
 
     /// Writes the per-device table of the debugfs file `devices`.
     pub(crate) fn write_table(&self, f: &mut impl Write) -> fmt::Result {
-        writeln!(f, "# device driver base size slots used hiwater mappings")?;
+        writeln!(
+            f,
+            "# device driver base size slots used hiwater mappings failures"
+        )?;
         let b = self.bindings.lock();
         for x in b.list.iter() {
             let pool = &self.pools[x.slice];
@@ -276,7 +270,7 @@ impl Registry {
                 .unwrap_or("-");
             writeln!(
                 f,
-                "{} {} {:#x} {} {} {} {} {}",
+                "{} {} {:#x} {} {} {} {} {} {}",
                 x.dev.name().to_str().unwrap_or("?"),
                 driver,
                 pool.base(),
@@ -284,7 +278,8 @@ impl Registry {
                 st.nslabs,
                 st.used,
                 st.hiwater,
-                st.mapped
+                st.mapped,
+                st.failed
             )?;
         }
         Ok(())

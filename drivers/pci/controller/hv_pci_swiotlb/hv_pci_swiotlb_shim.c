@@ -42,6 +42,8 @@ struct swiotlb_pool_stats;
 static_assert(sizeof(struct hvps_pool_stats) == sizeof(struct swiotlb_pool_stats));
 static_assert(offsetof(struct hvps_pool_stats, mapped) ==
 	      offsetof(struct swiotlb_pool_stats, mapped));
+static_assert(offsetof(struct hvps_pool_stats, failed) ==
+	      offsetof(struct swiotlb_pool_stats, failed));
 #endif
 
 static struct {

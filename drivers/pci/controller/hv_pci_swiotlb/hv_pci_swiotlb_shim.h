@@ -16,6 +16,7 @@ struct hvps_pool_stats {
 	unsigned long used;
 	unsigned long hiwater;
 	unsigned long mapped;
+	unsigned long failed;
 };
 
 struct hvps_dev_facts {

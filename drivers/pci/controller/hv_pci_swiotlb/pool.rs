@@ -455,7 +455,9 @@ mod tests {
             }
         }
         assert_eq!(maps.len(), 64);
+        let failed = pool.stats().failed;
         assert!(Mapping::new(fx.dev(), &mut extra, DataDirection::ToDevice).is_none());
+        assert_eq!(pool.stats().failed, failed + 1);
         assert_eq!(pool.stats().used, SEGMENT_SLOTS);
         drop(maps);
         assert_eq!(pool.stats().used, 0);

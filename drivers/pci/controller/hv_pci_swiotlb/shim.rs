@@ -26,6 +26,8 @@ pub(crate) struct PoolStats {
     pub(crate) hiwater: usize,
     /// Bounce buffers handed out since the pool was made.
     pub(crate) mapped: usize,
+    /// Mappings that found no room in the pool.
+    pub(crate) failed: usize,
 }
 
 /// What the C shim tells about a device (`struct hvps_dev_facts`).

@@ -50,11 +50,11 @@ impl SlicePlan {
 /// A free slice if there is one, the lowest-numbered; otherwise the least shared slice. More
 /// devices than slices therefore share pools evenly instead of falling back to the default pool,
 /// so that every device still bounces inside the range the host was told about.
-pub(crate) fn pick_slice(users: &[usize]) -> Option<usize> {
+pub(crate) fn pick_slice(users: impl IntoIterator<Item = usize>) -> Option<usize> {
     users
-        .iter()
+        .into_iter()
         .enumerate()
-        .min_by_key(|&(i, &n)| (n, i))
+        .min_by_key(|&(i, n)| (n, i))
         .map(|(i, _)| i)
 }
 
@@ -118,9 +118,9 @@ mod tests {
 
     #[test]
     fn picking_prefers_free_then_least_shared() {
-        assert_eq!(pick_slice(&[1, 0, 0]), Some(1));
-        assert_eq!(pick_slice(&[1, 1, 1]), Some(0));
-        assert_eq!(pick_slice(&[2, 1, 2]), Some(1));
-        assert_eq!(pick_slice(&[]), None);
+        assert_eq!(pick_slice([1, 0, 0]), Some(1));
+        assert_eq!(pick_slice([1, 1, 1]), Some(0));
+        assert_eq!(pick_slice([2, 1, 2]), Some(1));
+        assert_eq!(pick_slice([]), None);
     }
 }
