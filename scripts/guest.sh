@@ -19,9 +19,10 @@
 #   net0  virtio-net, iommu_platform=on       (bounces through SWIOTLB)
 #   net1  virtio-net, no iommu_platform       (control device, net0's peer
 #         on a QEMU-internal hub: no traffic leaves QEMU)
-#   blk0, blk1  virtio-blk, iommu_platform=on, 64 MiB files in the cache
+#   blk0, blk1  virtio-blk, iommu_platform=on, 64 MiB files in OUT_DIR/disks
 #   share0  virtio-9p, iommu_platform=on, mount tag "hvshare", exporting
-#         $CACHE_DIR/share (the file-sharing stand-in for virtiofs)
+#         OUT_DIR/share (the file-sharing stand-in for virtiofs; SHARE_DIR in
+#         the guest)
 #   rp1   an empty pcie-root-port for hot-plug, with drive "hpdrive" ready
 #         (native PCIe hot-plug: QEMU's ACPI hot-plug of root ports is off,
 #         and pcie_ports=native since the lean kernel has no ASPM for _OSC)
@@ -40,12 +41,14 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 export PATH=$CACHE_DIR/venv/bin:$PATH
 
-disks=$CACHE_DIR/disks
-mkdir -p "$disks"
+# Disks and the share belong to this guest: guests may run side by side
+# (QEMU locks disk images).
+disks=$out/disks
+share=$out/share
+mkdir -p "$disks" "$share" "$out/qmp"
 for d in blk0 blk1 hp0; do
 	[ -f "$disks/$d.img" ] || truncate -s 64M "$disks/$d.img"
 done
-mkdir -p "$CACHE_DIR/share" "$out/qmp"
 
 accel=$("$TOP/scripts/accel.sh" "$bz")
 vng_accel=(--disable-kvm)
@@ -64,7 +67,7 @@ qemu_opts="$cpu_opt
  -device virtio-blk-pci,drive=blk0,serial=blk0,disable-legacy=on,iommu_platform=on
  -drive file=$disks/blk1.img,if=none,id=blk1,format=raw,cache=unsafe
  -device virtio-blk-pci,drive=blk1,serial=blk1,disable-legacy=on,iommu_platform=on
- -fsdev local,id=share0,path=$CACHE_DIR/share,security_model=none
+ -fsdev local,id=share0,path=$share,security_model=none
  -device virtio-9p-pci,fsdev=share0,mount_tag=hvshare,disable-legacy=on,iommu_platform=on
  -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
  -device pcie-root-port,id=rp1,chassis=1,slot=1
@@ -98,5 +101,5 @@ timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
 	--rwdir "$out" --cwd "$TOP" \
 	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} pcie_ports=native ${GUEST_APPEND:-}" \
 	--qemu-opts="$(echo $qemu_opts)" \
-	--exec "CACHE_DIR=$CACHE_DIR $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	--exec "CACHE_DIR=$CACHE_DIR SHARE_DIR=$share $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

@@ -127,7 +127,7 @@ rebind "$SHARE"
 check "share: the 9p device gets its own pool" has_pool "$SHARE"
 disks() { echo "$(pool_col $BLK0 8) $(pool_col $BLK1 8)"; }
 share_io() {
-	local d0 m0 host=$CACHE_DIR/share/file
+	local d0 m0 host=$SHARE_DIR/file
 	mkdir -p /tmp/hvshare
 	mount -t 9p -o trans=virtio,version=9p2000.L hvshare /tmp/hvshare || return 1
 	d0=$(disks) m0=$(pool_col "$SHARE" 8)
