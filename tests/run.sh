@@ -66,7 +66,7 @@ guest_cases() {
 	local name=$1 build=$2 cmd=$3 out=$work/$1 rc=0
 	mkdir -p "$out"
 	: >"$out/results"
-	timed "boot:$name" "$TOP/scripts/guest.sh" "$build" "$out" "OUT=$out $cmd" || rc=$?
+	timed "boot:$name" "$TOP/scripts/guest.sh" "$build" "$out" "export OUT=$out; $cmd" || rc=$?
 	if [ $rc != 0 ] || [ ! -s "$out/results" ]; then
 		case_result fail "$name: guest ran to completion (exit $rc, $(cat "$out/accel" 2>/dev/null))" \
 			"$out/console.log"

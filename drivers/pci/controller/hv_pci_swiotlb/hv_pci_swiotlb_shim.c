@@ -524,6 +524,7 @@ int hvps_virtio_dma_api(struct device *dev)
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
+#include <linux/dma-mapping.h>
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
 
@@ -539,6 +540,20 @@ void hvps_kunit_skip(const char *reason)
 
 	if (test)
 		kunit_mark_skipped(test, "%s", reason);
+}
+
+/**
+ * hvps_dma_mapping_error() - dma_mapping_error(), an inline function
+ * @dev: the device
+ * @addr: what a mapping function returned
+ *
+ * Tests must check mappings this way: CONFIG_DMA_API_DEBUG tracks it.
+ *
+ * Return: true if @addr is the mapping error.
+ */
+bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr)
+{
+	return dma_mapping_error(dev, addr);
 }
 #endif
 

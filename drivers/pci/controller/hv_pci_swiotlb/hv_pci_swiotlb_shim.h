@@ -42,6 +42,7 @@ void *hvps_reserve(size_t size, phys_addr_t *phys);
 void hvps_unreserve(phys_addr_t phys, size_t size);
 phys_addr_t hvps_virt_to_phys(const void *addr);
 void hvps_kunit_skip(const char *reason);
+bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 const char *hvps_param_size(void);
 const char *hvps_param_layout(void);
 void hvps_early_set(phys_addr_t base, size_t size);

@@ -236,7 +236,6 @@ mod tests {
     use kernel::{c_str, dma::DataDirection, faux};
 
     const MIB: usize = 1 << 20;
-    const DMA_MAPPING_ERROR: bindings::dma_addr_t = !0;
 
     /// Marks the running test as skipped.
     fn skip(reason: &CStr) {
@@ -317,7 +316,9 @@ mod tests {
                 )
             };
             let len = buf.len();
-            (addr != DMA_MAPPING_ERROR).then(|| Self {
+            // SAFETY: `addr` came from a mapping of `dev`.
+            let failed = unsafe { shim::hvps_dma_mapping_error(raw_device(dev), addr) };
+            (!failed).then(|| Self {
                 dev,
                 addr,
                 len,

@@ -105,6 +105,11 @@ pub(crate) fn param(which: Param) -> Option<&'static [u8]> {
 }
 
 #[cfg(CONFIG_KUNIT)]
+#[allow(improper_ctypes)] // Only a pointer to `bindings::device` crosses, as above.
 extern "C" {
     pub(crate) fn hvps_kunit_skip(reason: *const c_char);
+    pub(crate) fn hvps_dma_mapping_error(
+        dev: *mut bindings::device,
+        addr: bindings::dma_addr_t,
+    ) -> bool;
 }
