@@ -101,5 +101,5 @@ timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
 	--rwdir "$out" --cwd "$TOP" \
 	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} pcie_ports=native ${GUEST_APPEND:-}" \
 	--qemu-opts="$(echo $qemu_opts)" \
-	--exec "export CACHE_DIR=$CACHE_DIR SHARE_DIR=$share; $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	--exec "export CACHE_DIR=$CACHE_DIR SHARE_DIR=$share HP_DISK=$disks/hp0.img; $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

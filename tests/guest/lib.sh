@@ -148,6 +148,8 @@ pci_of_tag() {
 # bring net0 up as fe80::10, so that traffic between them crosses QEMU's hub.
 # Sets IF0 and IF1.
 peer_up() {
+	# A freshly bound NIC is renamed by udev: take the names once that is done.
+	udevadm settle 2>/dev/null
 	IF0=$(netdev_of_mac 52:54:00:00:00:10) IF1=$(netdev_of_mac 52:54:00:00:00:11)
 	ip netns add peer &&
 		ip link set "$IF1" netns peer &&

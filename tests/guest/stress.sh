@@ -77,7 +77,7 @@ net() {
 	local sent got
 	head -c $((NET_MIB * MIB)) /dev/urandom >/tmp/netdata
 	sent=$(sha256sum </tmp/netdata)
-	ip netns exec peer socat -u "TCP6-LISTEN:5555,bind=[fe80::11%$IF1],reuseaddr" \
+	ip netns exec peer socat -u "TCP6-LISTEN:5555,reuseaddr" \
 		SYSTEM:'sha256sum >/tmp/netsum' &
 	sleep 1
 	socat -u /tmp/netdata "TCP6:[fe80::11%$IF0]:5555,retry=40,interval=0.5" || return 1
@@ -118,9 +118,11 @@ table0=$(grep -v '^#' $DBG/devices | sort)
 churn() {
 	local i hp
 	for i in $(seq "$HOTPLUGS"); do
-		# QEMU frees the previous device (and its id) a little after the guest let go.
+		# device_del also deletes the drive: add it again. QEMU frees the previous
+		# device (and its id) a little after the guest let go.
 		local try=0 ans
-		while ans=$(qmp '{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","id":"hp0","drive":"hpdrive","bus":"rp1","disable-legacy":"on","iommu_platform":true,"serial":"hp0"}}') &&
+		while { [ "$i" = 1 ] || qmp '{"execute":"human-monitor-command","arguments":{"command-line":"drive_add 0 if=none,id=hpdrive,format=raw,cache=unsafe,file='"$HP_DISK"'"}}' >/dev/null; } &&
+			ans=$(qmp '{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","id":"hp0","drive":"hpdrive","bus":"rp1","disable-legacy":"on","iommu_platform":true,"serial":"hp0"}}') &&
 			grep -q '"error"' <<<"$ans"; do
 			try=$((try + 1))
 			[ $try -lt 30 ] || { echo "cycle $i: $ans"; return 1; }
