@@ -241,18 +241,6 @@ impl Registry {
         }
     }
 
-    /// Releases every device's pool, for module exit (only reached when no device holds one,
-    /// thanks to the module references; kept for the error paths of `init`).
-    pub(crate) fn release_all(&self) {
-        loop {
-            let dev = match self.bindings.lock().list.first() {
-                Some(b) => b.dev.clone(),
-                None => return,
-            };
-            self.release(&dev, "driver unloading");
-        }
-    }
-
     /// Writes the per-device table of the debugfs file `devices`.
     pub(crate) fn write_table(&self, f: &mut impl Write) -> fmt::Result {
         writeln!(

@@ -93,11 +93,13 @@ struct Active {
     #[pin]
     notifier: BusNotifier<Registry>,
     _debugfs: Debugfs,
-    registry: Arc<Registry>,
+    // Module references keep the module loaded while any device has a pool, so when this
+    // goes, no device holds one.
+    _registry: Arc<Registry>,
 }
 
 struct HvPciSwiotlb {
-    active: Option<Pin<KBox<Active>>>,
+    _active: Option<Pin<KBox<Active>>>,
     _api: Option<CoreApi>,
 }
 
@@ -183,7 +185,7 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         try_pin_init!(Active {
             notifier <- BusNotifier::new(pci_bus, registry.clone()),
             _debugfs: debugfs,
-            registry,
+            _registry: registry,
         }),
         GFP_KERNEL,
     )?;
@@ -210,26 +212,16 @@ impl kernel::Module for HvPciSwiotlb {
             // A range reserved early has no use now: give it back.
             drop(Reservation::take_early());
             return Ok(Self {
-                active: None,
+                _active: None,
                 _api: None,
             });
         };
         pr_info!("SWIOTLB device pool API available\n");
         let active = start(&api)?;
         Ok(Self {
-            active,
+            _active: active,
             _api: Some(api),
         })
-    }
-}
-
-impl Drop for HvPciSwiotlb {
-    fn drop(&mut self) {
-        if let Some(active) = self.active.as_ref() {
-            // Module references keep the module loaded while a device has a pool, so this only
-            // finds devices if initialisation failed half way.
-            active.registry.release_all();
-        }
     }
 }
 
