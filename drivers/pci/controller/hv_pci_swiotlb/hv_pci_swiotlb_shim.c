@@ -44,6 +44,8 @@ static_assert(offsetof(struct hvps_pool_stats, mapped) ==
 	      offsetof(struct swiotlb_pool_stats, mapped));
 static_assert(offsetof(struct hvps_pool_stats, failed) ==
 	      offsetof(struct swiotlb_pool_stats, failed));
+static_assert(offsetof(struct hvps_pool_stats, nareas) ==
+	      offsetof(struct swiotlb_pool_stats, nareas));
 #endif
 
 static struct {

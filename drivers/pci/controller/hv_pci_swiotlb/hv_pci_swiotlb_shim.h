@@ -17,6 +17,7 @@ struct hvps_pool_stats {
 	unsigned long hiwater;
 	unsigned long mapped;
 	unsigned long failed;
+	unsigned int nareas;
 };
 
 struct hvps_dev_facts {

@@ -466,6 +466,21 @@ mod tests {
     }
 
     #[test]
+    fn pool_has_an_area_per_cpu_while_segments_last() {
+        let Some(fx) = Fixture::new(2 * MIB) else {
+            return;
+        };
+        // SAFETY: `nr_cpu_ids` is set once during early boot and only read afterwards.
+        let cpus = unsafe { bindings::nr_cpu_ids };
+        // An area per CPU (rounded up to a power of two, as for the default pool), but no
+        // more areas than segments: a mapping must fit in one area.
+        let want = cpus.next_power_of_two().min((2 * MIB / SEGMENT_SIZE) as u32);
+        assert_eq!(fx.pool(0, 2 * MIB).stats().nareas, want);
+        assert_eq!(fx.pool(0, SEGMENT_SIZE).stats().nareas, 1);
+        assert_eq!(fx.pool(0, 3 * SEGMENT_SIZE).stats().nareas, want.min(2));
+    }
+
+    #[test]
     fn largest_mapping_is_one_segment() {
         let Some(fx) = Fixture::new(2 * MIB) else {
             return;

@@ -28,6 +28,8 @@ pub(crate) struct PoolStats {
     pub(crate) mapped: usize,
     /// Mappings that found no room in the pool.
     pub(crate) failed: usize,
+    /// Areas (locks) the slots are divided into.
+    pub(crate) nareas: u32,
 }
 
 /// What the C shim tells about a device (`struct hvps_dev_facts`).
