@@ -188,6 +188,17 @@ guest_cases driver "$build" \
 GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
 	guest_cases builtin "$builtin" "bash tests/guest/builtin.sh"
 
+# Bad input: the module parameters in one guest (KUnit off: it would run at
+# every load), boot parameters of the built-in driver one boot each.
+GUEST_APPEND="kunit.enable=0" guest_cases bad-input "$build" "MOD=$mod bash tests/guest/badinput.sh"
+bad_boot() { # bad_boot N VALUE LOG
+	GUEST_APPEND="hv_pci_swiotlb=$2 hv_pci_swiotlb.test_mode=1" \
+		guest_cases "bad-boot-$1" "$builtin" "BOOT_VALUE='$2' LOG='$3' bash tests/guest/badboot.sh"
+}
+bad_boot 1 '64M,' 'size "64M,": unexpected characters after the size'
+bad_boot 2 garbage 'size "garbage": not a size'
+bad_boot 3 4G 'size "4G": 4294967296 bytes is more than the 1024 MiB allowed'
+
 guest_cases missing-patch "$nopool" "MOD=$mod bash tests/guest/missing-patch.sh"
 python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" "${SUITES[@]}" \
 	>"$work/ktap-missing.txt"
