@@ -75,14 +75,15 @@ rebind "$NET0"
 peer_up
 net() {
 	local sent got
-	head -c $((NET_MIB * MIB)) /dev/urandom >/tmp/netdata
-	sent=$(sha256sum </tmp/netdata)
-	ip netns exec peer socat -u "TCP6-LISTEN:5555,reuseaddr" \
-		SYSTEM:'sha256sum >/tmp/netsum' &
-	sleep 1
-	socat -u /tmp/netdata "TCP6:[fe80::11%$IF0]:5555,retry=40,interval=0.5" || return 1
+	# Streamed, not staged: the guest's /tmp (half its RAM) cannot hold
+	# NET_MIB twice. The receiver's shell ends only after its sha256sum.
+	rm -f /tmp/netsent /tmp/netsum
+	ip netns exec peer sh -c 'socat -u TCP6-LISTEN:5555,reuseaddr - | sha256sum >/tmp/netsum' &
+	head -c $((NET_MIB * MIB)) /dev/urandom | tee >(sha256sum >/tmp/netsent) |
+		socat -u - "TCP6:[fe80::11%$IF0]:5555,retry=40,interval=0.5" || return 1
 	wait
-	got=$(cat /tmp/netsum)
+	wait_for 30 test -s /tmp/netsent || { echo "no checksum of the data sent"; return 1; }
+	sent=$(cat /tmp/netsent) got=$(cat /tmp/netsum)
 	figure "net_bytes_verified=$((NET_MIB * MIB)) net_mismatches=$([ "$got" = "$sent" ] && echo 0 || echo 1)"
 	[ "$got" = "$sent" ] || { echo "sent $sent, received $got"; return 1; }
 }
