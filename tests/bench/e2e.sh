@@ -1,19 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Guest side of `make bench`, end to end: both iommu_platform virtio-blk disks
-# under parallel fio load, with the default pool (driver not loaded), one
-# shared pool, and a pool per disk. Appends "e2e layout=L rep=N job=J
-# bw_kib=X" lines (X: both disks together) to $OUT/e2e.txt.
+# Guest side of `make bench`, end to end, with the default pool (driver not
+# loaded), one shared pool, and a pool per device:
+#   seqwrite, seqread, randread   fio on both iommu_platform disks at once
+#   net                           iperf3 over net0 (iommu_platform) to its
+#                                 peer net1 in a namespace, on QEMU's hub
+#   net+disk                      net while both disks write sequentially:
+#                                 the WSL case of file sharing and network
+#                                 competing for bounce buffers
+# Appends "e2e layout=L rep=N job=J bw_kib=X" lines (X: both disks together,
+# or the network) to $OUT/e2e.txt, and for net+disk also job=disk+net with
+# the disks' bandwidth during it.
 . "$(dirname "$0")/../guest/lib.sh"
 : "${MOD:?}" "${REPS:=5}" "${RUNTIME:=3}"
 
-DEV0=$(dev_of_blk blk0) DEV1=$(dev_of_blk blk1)
 BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1)
+NET0=$(pci_of_mac 52:54:00:00:00:10)
 
-# fio_pair JOB FIO-ARGS...: run JOB on both disks at once, print total KiB/s.
+# fio_pair FIO-ARGS...: run on both disks at once, print total KiB/s.
 fio_pair() {
-	local job=$1
-	shift
 	fio --output-format=json --direct=1 --ioengine=libaio --iodepth=16 \
 		--runtime="$RUNTIME" --time_based --group_reporting=0 "$@" \
 		--name=d0 --filename="$(dev_of_blk blk0)" \
@@ -23,36 +28,64 @@ j=json.load(sys.stdin)
 print(sum(x["read"]["bw"]+x["write"]["bw"] for x in j["jobs"]))'
 }
 
+# net0_up: address the (possibly re-bound and renamed) net0.
+net0_up() {
+	udevadm settle 2>/dev/null
+	IF0=$(netdev_of_mac 52:54:00:00:00:10)
+	ip link set "$IF0" up && ip -6 addr add fe80::10/64 dev "$IF0" nodad
+}
+
+# iperf: RUNTIME seconds of TCP from net0 to the peer; prints KiB/s received.
+iperf() {
+	iperf3 -J -c "fe80::11%$IF0" -t "$RUNTIME" 2>/dev/null |
+		python3 -c 'import json,sys
+j=json.load(sys.stdin)
+print(int(j["end"]["sum_received"]["bits_per_second"] / 8 / 1024))' 2>/dev/null || echo 0
+}
+
 measure() { # measure LAYOUT REP
-	local job bw
-	for job in seqwrite seqread randread; do
+	local job bw disk
+	for job in seqwrite seqread randread net net+disk; do
 		case $job in
-		seqwrite) bw=$(fio_pair $job --rw=write --bs=64k) ;;
-		seqread) bw=$(fio_pair $job --rw=read --bs=64k) ;;
-		randread) bw=$(fio_pair $job --rw=randread --bs=4k) ;;
+		seqwrite) bw=$(fio_pair --rw=write --bs=64k) ;;
+		seqread) bw=$(fio_pair --rw=read --bs=64k) ;;
+		randread) bw=$(fio_pair --rw=randread --bs=4k) ;;
+		net) bw=$(iperf) ;;
+		net+disk)
+			fio_pair --rw=write --bs=64k >/tmp/disk_bw &
+			bw=$(iperf)
+			wait
+			disk=$(cat /tmp/disk_bw)
+			echo "e2e layout=$1 rep=$2 job=disk+net bw_kib=${disk:-0}" >>"$OUT/e2e.txt"
+			;;
 		esac
 		echo "e2e layout=$1 rep=$2 job=$job bw_kib=${bw:-0}" >>"$OUT/e2e.txt"
 	done
 }
 
 with_driver() { # with_driver LAYOUT REP
+	local d
 	insmod "$MOD" test_mode=1 layout="$1" || return
-	rebind "$BLK0"
-	rebind "$BLK1"
-	has_pool "$BLK0" "$BLK1" >/dev/null || echo "warning: disks have no pools" >>"$OUT/e2e.log"
+	for d in "$BLK0" "$BLK1" "$NET0"; do rebind "$d"; done
+	has_pool "$BLK0" "$BLK1" "$NET0" >/dev/null || echo "warning: devices have no pools" >>"$OUT/e2e.log"
+	net0_up
 	measure "$(test "$1" = per-device && echo perdev || echo "$1")" "$2"
-	echo "$BLK0" >"$VIRTIO_PCI/unbind"
-	echo "$BLK1" >"$VIRTIO_PCI/unbind"
+	for d in "$BLK0" "$BLK1" "$NET0"; do echo "$d" >"$VIRTIO_PCI/unbind"; done
 	rmmod "$MODNAME"
-	echo "$BLK0" >"$VIRTIO_PCI/bind"
-	echo "$BLK1" >"$VIRTIO_PCI/bind"
+	for d in "$BLK0" "$BLK1" "$NET0"; do echo "$d" >"$VIRTIO_PCI/bind"; done
+	net0_up
 }
 
 : >"$OUT/e2e.txt"
+peer_up
+ip netns exec peer iperf3 -s -D
+sleep 1
 for rep in $(seq "$REPS"); do
 	# Interleaved, so that drift on the host affects every layout alike.
 	measure global "$rep"
 	with_driver shared "$rep"
 	with_driver per-device "$rep"
 done
-udevadm settle 2>/dev/null # let the probes of the rebound disks finish before power-off
+ip netns exec peer pkill iperf3
+peer_down
+udevadm settle 2>/dev/null # let the probes of the rebound devices finish before power-off

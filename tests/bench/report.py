@@ -4,10 +4,11 @@
 
 Usage: report.py OUT_DIR
 
-Reads OUT_DIR/micro.txt (the swiotlb_bench module's log lines),
-OUT_DIR/e2e.txt (lines "e2e layout=L rep=N job=J bw_kib=X" from
-tests/bench/e2e.sh) and OUT_DIR/machine.json, and writes OUT_DIR/bench.json
-and OUT_DIR/bench.md. Medians over the repetitions, with min-max spread.
+Reads OUT_DIR/micro-CFG.txt (the swiotlb_bench module's log lines),
+OUT_DIR/e2e-CFG.txt (lines "e2e layout=L rep=N job=J bw_kib=X" from
+tests/bench/e2e.sh) for CFG percpu and 1area, OUT_DIR/profile.txt if there
+is one, and OUT_DIR/machine.json; writes OUT_DIR/bench.json and
+OUT_DIR/bench.md. Medians over the repetitions, with min-max spread.
 Targets are reported as met or missed; nothing here fails a build.
 """
 
@@ -54,106 +55,177 @@ def fmt(s, scale=1.0, digits=2):
             f"({s['min'] * scale:.{digits}f}-{s['max'] * scale:.{digits}f})")
 
 
+LAYOUTS = ["global", "shared", "perdev"]
+CASES = ["map", "pinned", "map_to"]
+CONFIGS = ["percpu", "1area"]
+CONFIG_TITLE = {"percpu": "pools with an area per CPU (default)",
+                "1area": "pools with one area (swiotlb=,1)"}
+
+
+def f_ratio(v):
+    return f"{v:.2f}x" if v else "-"
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+class Micro:
+    """The microbenchmark's results of one configuration."""
+
+    def __init__(self, rows):
+        self.tput = defaultdict(list)  # (case, layout, size) -> [ops/s]
+        self.gbps = defaultdict(list)
+        self.p50 = defaultdict(list)
+        self.p99 = defaultdict(list)
+        self.fails = defaultdict(int)
+        self.iso = defaultdict(lambda: {"fails": [], "rel": []})
+        self.header = {}
+        for r in rows:
+            if "cpus" in r:
+                self.header = r
+            case = r.get("case")
+            if case in ["memcpy", "memcpy_pool"] + CASES:
+                key = (case, r["layout"], r["size"])
+                secs = r["ns"] / 1e9
+                self.tput[key].append(r["ops"] / secs)
+                self.gbps[key].append(r["ops"] * r["size"] / secs / 1e9)
+                self.p50[key].append(r["p50"])
+                self.p99[key].append(r["p99"])
+                self.fails[key] += r["fails"]
+            elif case == "isolation":
+                self.iso[r["layout"]]["fails"].append(r["b_fails"])
+                self.iso[r["layout"]]["rel"].append(
+                    r["b_ops"] / r["b_alone_ops"] if r["b_alone_ops"] else 0)
+        self.sizes = sorted({k[2] for k in self.tput})
+
+    def med(self, key, what=None):
+        s = stat((what or self.tput).get(key, []))
+        return s["median"] if s else None
+
+
 def main(out):
     out = Path(out)
-    micro = parse(out / "micro.txt", "swiotlb_bench: case=")
-    e2e = parse(out / "e2e.txt", "e2e ")
     machine = json.loads((out / "machine.json").read_text()) if (out / "machine.json").exists() else {}
+    micro = {c: Micro(parse(out / f"micro-{c}.txt", "swiotlb_bench: ")) for c in CONFIGS}
+    e2e = {c: parse(out / f"e2e-{c}.txt", "e2e ") for c in CONFIGS}
+    result = {"machine": machine, "map": [], "ratios": [], "areas": [], "isolation": [],
+              "e2e": [], "targets": []}
+    lines = []
 
-    # Throughput per (case, layout, size) and repetition.
-    tput = defaultdict(list)  # key -> [ops/s]
-    gbps = defaultdict(list)
-    p50 = defaultdict(list)
-    p99 = defaultdict(list)
-    fails = defaultdict(int)
-    for r in micro:
-        if r.get("case") not in ("map", "memcpy"):
-            continue
-        key = (r["case"], r["layout"], r["size"])
-        secs = r["ns"] / 1e9
-        tput[key].append(r["ops"] / secs)
-        gbps[key].append(r["ops"] * r["size"] / secs / 1e9)
-        p50[key].append(r["p50"])
-        p99[key].append(r["p99"])
-        fails[key] += r["fails"]
-
-    sizes = sorted({k[2] for k in tput})
-    layouts = ["global", "shared", "perdev"]
-    result = {"machine": machine, "map": [], "ratios": [], "isolation": [], "e2e": [],
-              "targets": []}
-    lines = ["## Mapping throughput (map+unmap, all CPUs, median (min-max))", "",
-             "| size | layout | ops/s | GB/s | p50 ns | p99 ns | failures |",
-             "|---|---|---|---|---|---|---|"]
-    for size in sizes:
-        for layout in ["-"] + layouts:
-            case = "memcpy" if layout == "-" else "map"
+    m = micro["percpu"]
+    h = m.header
+    if h:
+        lines += [f"Pools: {h.get('cpus')} CPUs, {h.get('devices')} devices; areas: global "
+                  f"{h.get('areas_global')}, shared {h.get('areas_shared')}, per-device "
+                  f"{h.get('areas_perdev')}.", ""]
+    lines += ["## Mapping throughput (" + CONFIG_TITLE["percpu"] + "), median (min-max)", "",
+              "map: a thread per CPU and device, alternating directions; pinned: a thread per CPU "
+              "on one device; map_to: as map, to the device only.", "",
+              "| size | case | layout | ops/s | GB/s | p50 ns | p99 ns | failures |",
+              "|---|---|---|---|---|---|---|---|"]
+    for size in m.sizes:
+        for case, layout in [("memcpy", "-"), ("memcpy_pool", "-")] + [(c, l) for c in CASES for l in LAYOUTS]:
             key = (case, layout, size)
-            if key not in tput:
+            if key not in m.tput:
                 continue
-            row = {"case": case, "layout": layout if layout != "-" else "memcpy", "size": size,
-                   "ops_per_s": stat(tput[key]), "gb_per_s": stat(gbps[key]),
-                   "p50_ns": stat(p50[key]), "p99_ns": stat(p99[key]), "failures": fails[key]}
+            row = {"case": case, "layout": layout, "size": size,
+                   "ops_per_s": stat(m.tput[key]), "gb_per_s": stat(m.gbps[key]),
+                   "p50_ns": stat(m.p50[key]), "p99_ns": stat(m.p99[key]), "failures": m.fails[key]}
             result["map"].append(row)
-            lines.append(f"| {size >> 10} KiB | {row['layout']} | {fmt(row['ops_per_s'], 1, 0)} | "
+            lines.append(f"| {size >> 10} KiB | {case} | {layout} | {fmt(row['ops_per_s'], 1, 0)} | "
                          f"{fmt(row['gb_per_s'])} | {fmt(row['p50_ns'], 1, 0)} | "
                          f"{fmt(row['p99_ns'], 1, 0)} | {row['failures']} |")
 
-    def med(key):
-        s = stat(tput.get(key, []))
-        return s["median"] if s else None
-
-    def ratio(a, b):
-        return a / b if a and b else None
-
-    lines += ["", "## Ratios (medians)", "",
-              "| size | per-device / global | per-device / shared | bounce efficiency (per-device GB/s / memcpy GB/s) |",
-              "|---|---|---|---|"]
-    for size in sizes:
-        pd, gl, sh = (med(("map", l, size)) for l in ("perdev", "global", "shared"))
-        mc = stat(gbps.get(("memcpy", "-", size), []))
-        pdg = stat(gbps.get(("map", "perdev", size), []))
-        eff = ratio(pdg["median"] if pdg else None, mc["median"] if mc else None)
-        r = {"size": size, "perdev_over_global": ratio(pd, gl),
-             "perdev_over_shared": ratio(pd, sh), "bounce_efficiency": eff}
+    lines += ["", "## Ratios (medians, " + CONFIG_TITLE["percpu"] + ")", "",
+              "Bounce efficiency: GB/s mapped per-device / memcpy GB/s. A mapping from the device "
+              "copies twice (the slot is filled from the buffer at map time, so that a short "
+              "device write cannot expose stale data), so alternating directions costs 1.5 copies "
+              "per mapping and cannot exceed 0.67; to the device only, one copy.", "",
+              "memcpy_pool copies into the pools' memory at a moving offset, as bounce buffers are "
+              "written, instead of between two cache-hot buffers; the last column is measured "
+              "against it.", "",
+              "| size | per-device / global | per-device / shared | pinned: per-device / shared "
+              "| efficiency, alternating | efficiency, to device | to device vs memcpy_pool |",
+              "|---|---|---|---|---|---|---|"]
+    for size in m.sizes:
+        mc = m.med(("memcpy", "-", size), m.gbps)
+        r = {"size": size,
+             "perdev_over_global": ratio(m.med(("map", "perdev", size)), m.med(("map", "global", size))),
+             "perdev_over_shared": ratio(m.med(("map", "perdev", size)), m.med(("map", "shared", size))),
+             "pinned_perdev_over_shared": ratio(m.med(("pinned", "perdev", size)),
+                                                m.med(("pinned", "shared", size))),
+             "efficiency_alternating": ratio(m.med(("map", "perdev", size), m.gbps), mc),
+             "efficiency_to_device": ratio(m.med(("map_to", "perdev", size), m.gbps), mc),
+             "efficiency_to_device_vs_pool_memcpy": ratio(
+                 m.med(("map_to", "perdev", size), m.gbps), m.med(("memcpy_pool", "-", size), m.gbps))}
         result["ratios"].append(r)
-        f = lambda v: f"{v:.2f}x" if v else "-"
-        lines.append(f"| {size >> 10} KiB | {f(r['perdev_over_global'])} | "
-                     f"{f(r['perdev_over_shared'])} | {eff:.2f} |" if eff else
-                     f"| {size >> 10} KiB | {f(r['perdev_over_global'])} | {f(r['perdev_over_shared'])} | - |")
+        ef = lambda v: f"{v:.2f}" if v else "-"
+        lines.append(f"| {size >> 10} KiB | {f_ratio(r['perdev_over_global'])} | "
+                     f"{f_ratio(r['perdev_over_shared'])} | {f_ratio(r['pinned_perdev_over_shared'])} | "
+                     f"{ef(r['efficiency_alternating'])} | {ef(r['efficiency_to_device'])} | "
+                     f"{ef(r['efficiency_to_device_vs_pool_memcpy'])} |")
 
-    iso = defaultdict(lambda: {"fails": [], "rel": []})
-    for r in micro:
-        if r.get("case") == "isolation":
-            iso[r["layout"]]["fails"].append(r["b_fails"])
-            iso[r["layout"]]["rel"].append(r["b_ops"] / r["b_alone_ops"] if r["b_alone_ops"] else 0)
+    one = micro["1area"]
+    if one.tput:
+        lines += ["", "## Areas: an area per CPU vs one area per pool (map, ops/s medians)", "",
+                  "| size | layout | per-CPU areas | one area | ratio |", "|---|---|---|---|---|"]
+        for size in m.sizes:
+            for layout in LAYOUTS:
+                a, b = m.med(("map", layout, size)), one.med(("map", layout, size))
+                result["areas"].append({"size": size, "layout": layout, "percpu_ops": a,
+                                        "one_area_ops": b, "ratio": ratio(a, b)})
+                lines.append(f"| {size >> 10} KiB | {layout} | {a or 0:.0f} | {b or 0:.0f} | "
+                             f"{f_ratio(ratio(a, b))} |")
+        for size in one.sizes:
+            result["areas"].append({"size": size, "one_area_perdev_over_shared": ratio(
+                one.med(("map", "perdev", size)), one.med(("map", "shared", size)))})
+        r4 = ratio(one.med(("map", "perdev", 4096)), one.med(("map", "shared", 4096)))
+        x4 = ratio(m.med(("map", "perdev", 4096)), one.med(("map", "shared", 4096)))
+        result["areas"].append({"size": 4096, "percpu_perdev_over_one_area_shared": x4})
+        lines += ["", f"With one area per pool, per-device / shared at 4 KiB (map): {f_ratio(r4)}. "
+                  "Per-device pools with an area per CPU against one shared pool with one area "
+                  f"(the reference design; two boots of the same run): {f_ratio(x4)}."]
+
     lines += ["", "## Isolation (device A grabs every free 64 KiB slot while B streams)", "",
               "| layout | B mapping failures | B throughput vs. B alone |", "|---|---|---|"]
-    for layout in layouts:
-        if layout not in iso:
+    for layout in LAYOUTS:
+        if layout not in m.iso:
             continue
-        row = {"layout": layout, "b_failures": stat(iso[layout]["fails"]),
-               "b_relative": stat(iso[layout]["rel"])}
+        row = {"layout": layout, "b_failures": stat(m.iso[layout]["fails"]),
+               "b_relative": stat(m.iso[layout]["rel"])}
         result["isolation"].append(row)
         lines.append(f"| {layout} | {fmt(row['b_failures'], 1, 0)} | {fmt(row['b_relative'])} |")
 
-    bw = defaultdict(list)
-    for r in e2e:
-        bw[(r["layout"], r["job"])].append(r["bw_kib"] / 1024)
-    if bw:
-        jobs = sorted({k[1] for k in bw})
-        lines += ["", "## End to end: two virtio-blk disks in parallel (MiB/s, sum of both)", "",
-                  "| job | " + " | ".join(layouts) + " | per-device / global |",
-                  "|---|" + "---|" * (len(layouts) + 1)]
+    e2e_med = {}
+    for cfg in CONFIGS:
+        bw = defaultdict(list)
+        for r in e2e[cfg]:
+            bw[(r["layout"], r["job"])].append(r["bw_kib"] / 1024)
+        if not bw:
+            continue
+        jobs = [j for j in ["seqwrite", "seqread", "randread", "net", "net+disk", "disk+net"]
+                if any(k[1] == j for k in bw)]
+        lines += ["", f"## End to end, {CONFIG_TITLE[cfg]} (MiB/s, median (min-max))", "",
+                  "Disk jobs: both virtio-blk disks in parallel, sum. net: iperf3 over virtio-net. "
+                  "net+disk: the network while both disks write; disk+net: the disks meanwhile.", "",
+                  "| job | " + " | ".join(LAYOUTS) + " | per-device / global | per-device / shared |",
+                  "|---|" + "---|" * (len(LAYOUTS) + 2)]
         for job in jobs:
-            cells, meds = [], {}
-            for layout in layouts:
+            cells = []
+            for layout in LAYOUTS:
                 s = stat(bw.get((layout, job), []))
-                meds[layout] = s["median"] if s else None
+                e2e_med[(cfg, layout, job)] = s["median"] if s else None
                 cells.append(fmt(s, 1, 0))
-                result["e2e"].append({"layout": layout, "job": job, "mib_per_s": s})
-            rr = ratio(meds.get("perdev"), meds.get("global"))
-            lines.append(f"| {job} | " + " | ".join(cells) + f" | {rr:.2f}x |" if rr else
-                         f"| {job} | " + " | ".join(cells) + " | - |")
+                result["e2e"].append({"config": cfg, "layout": layout, "job": job, "mib_per_s": s})
+            pg = ratio(e2e_med[(cfg, "perdev", job)], e2e_med[(cfg, "global", job)])
+            ps = ratio(e2e_med[(cfg, "perdev", job)], e2e_med[(cfg, "shared", job)])
+            lines.append(f"| {job} | " + " | ".join(cells) + f" | {f_ratio(pg)} | {f_ratio(ps)} |")
+    if any(k[0] == "1area" for k in e2e_med):
+        lines += ["", "Per-device pools, an area per CPU vs one area (end to end): " + ", ".join(
+            f"{job} {f_ratio(ratio(e2e_med.get(('percpu', 'perdev', job)), e2e_med.get(('1area', 'perdev', job))))}"
+            for job in ["seqwrite", "seqread", "randread", "net", "net+disk"]
+            if ("percpu", "perdev", job) in e2e_med) + "."]
 
     # Targets of the benchmark issue, reported, never asserted.
     def target(name, value, want):
@@ -162,15 +234,20 @@ def main(out):
         return f"| {name} | {value:.2f} | >= {want} | {'met' if ok else 'MISSED'} |" if value is not None \
             else f"| {name} | - | >= {want} | no data |"
 
-    lines += ["", "## Targets", "", "| target | value | want | |", "|---|---|---|---|"]
+    lines += ["", "## Targets (" + CONFIG_TITLE["percpu"] + ")", "",
+              "| target | value | want | |", "|---|---|---|---|"]
     for r in result["ratios"]:
         lines.append(target(f"per-device/global at {r['size'] >> 10} KiB", r["perdev_over_global"], 1.0))
-    r4 = next((r for r in result["ratios"] if r["size"] == 4096), None)
-    if r4:
-        lines.append(target("per-device/shared at 4 KiB", r4["perdev_over_shared"], 1.5))
-    r64 = next((r for r in result["ratios"] if r["size"] == 65536), None)
-    if r64:
-        lines.append(target("bounce efficiency at 64 KiB", r64["bounce_efficiency"], 0.8))
+    by_size = {r["size"]: r for r in result["ratios"]}
+    if 4096 in by_size:
+        lines.append(target("per-device/shared at 4 KiB", by_size[4096]["perdev_over_shared"], 1.5))
+    if 65536 in by_size:
+        lines.append(target("bounce efficiency at 64 KiB, to device (one copy per mapping)",
+                            by_size[65536]["efficiency_to_device"], 0.8))
+        lines.append(target("bounce efficiency at 64 KiB, alternating (1.5 copies per mapping)",
+                            by_size[65536]["efficiency_alternating"], 0.8))
+        lines.append(target("bounce efficiency at 64 KiB, to device, vs memcpy into pool memory",
+                            by_size[65536]["efficiency_to_device_vs_pool_memcpy"], 0.8))
     pdiso = next((r for r in result["isolation"] if r["layout"] == "perdev"), None)
     if pdiso and pdiso["b_failures"]:
         v = pdiso["b_failures"]["max"]
@@ -178,6 +255,15 @@ def main(out):
         result["targets"].append({"target": "isolation: B failures with per-device pools",
                                   "value": v, "want": 0, "met": ok})
         lines.append(f"| isolation: B failures with per-device pools | {v} | 0 | {'met' if ok else 'MISSED'} |")
+    for job in ["seqwrite", "seqread", "randread", "net", "net+disk"]:
+        if ("percpu", "perdev", job) in e2e_med:
+            lines.append(target(f"end to end {job}: per-device/global",
+                                ratio(e2e_med[("percpu", "perdev", job)],
+                                      e2e_med[("percpu", "global", job)]), 1.0))
+
+    prof = out / "profile.txt"
+    if prof.exists():
+        lines += ["", "## Profile", "", "```", prof.read_text().rstrip(), "```"]
 
     head = ["# hv_pci_swiotlb benchmark", ""]
     for k in ("date", "host_cpu", "vcpus", "accel", "kernel", "reps", "ms"):

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# `make bench`: the mapping microbenchmark and the end-to-end disk benchmark,
-# global vs shared vs per-device pools, side by side in the same run.
+# `make bench`: the mapping microbenchmark and the end-to-end benchmark,
+# global vs shared vs per-device pools, side by side in the same run; each
+# twice, with pools of an area per CPU (the default) and of one area
+# (swiotlb=,1), the design before per-CPU areas.
+# PROFILE=1 adds a perf profile and lock statistics (a lockstat kernel).
 # Results: a table on stdout, bench.json and bench.md in $CACHE_DIR/bench/.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -11,24 +14,57 @@ MS=${MS:-500}
 out=$CACHE_DIR/bench
 rm -rf "$out"; mkdir -p "$out"
 
-command -v fio >/dev/null || {
-	log "bench: installing fio"
+for tool in fio iperf3; do
+	command -v $tool >/dev/null && continue
+	log "bench: installing $tool"
 	SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fio >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $tool >/dev/null
+done
+
+# bench_module BUILD: the swiotlb_bench module for that kernel.
+bench_module() {
+	make -s -C "$1" M="$TOP/tests/bench" MO="$1/bench" LLVM=-19 modules >&2 && echo "$1/bench/swiotlb_bench.ko"
 }
+
+# Under TCG the clocksource watchdog finds the TSC skewed a few seconds
+# after boot and switches to the HPET, whose every read is an emulated MMIO
+# access: in the middle of a measurement, and costly in every timestamp.
+# Keep the TSC (QEMU derives it from the host's clock).
+export GUEST_APPEND="tsc=reliable ${GUEST_APPEND:-}"
+
 build=$(phase build "$TOP/scripts/build-kernel.sh" default)
-phase bench-module make -s -C "$build" M="$TOP/tests/bench" MO="$build/bench" LLVM=-19 modules >&2
+bench=$(phase bench-module bench_module "$build")
 mod=$build/extmod/drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
 
-# The module prints its results and refuses to stay loaded (-ECANCELED).
-phase micro "$TOP/scripts/guest.sh" "$build" "$out/micro" \
-	"insmod $build/bench/swiotlb_bench.ko reps=$REPS ms=$MS; dmesg >$out/micro/dmesg.txt" || true
-phase e2e "$TOP/scripts/guest.sh" "$build" "$out/e2e" \
-	"OUT=$out/e2e MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
-cp "$out/micro/dmesg.txt" "$out/micro.txt" 2>/dev/null || true
-cp "$out/e2e/e2e.txt" "$out/e2e.txt" 2>/dev/null || true
+for cfg in percpu 1area; do
+	sw=force,track_hiwater
+	[ $cfg = 1area ] && sw=,1,force,track_hiwater
+	# The module prints its results and refuses to stay loaded (-ECANCELED).
+	GUEST_SWIOTLB=$sw phase micro-$cfg "$TOP/scripts/guest.sh" "$build" "$out/micro-$cfg" \
+		"insmod $bench reps=$REPS ms=$MS; dmesg >$out/micro-$cfg/dmesg.txt" || true
+	GUEST_SWIOTLB=$sw phase e2e-$cfg "$TOP/scripts/guest.sh" "$build" "$out/e2e-$cfg" \
+		"OUT=$out/e2e-$cfg MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
+	cp "$out/micro-$cfg/dmesg.txt" "$out/micro-$cfg.txt" 2>/dev/null || true
+	cp "$out/e2e-$cfg/e2e.txt" "$out/e2e-$cfg.txt" 2>/dev/null || true
+	grep -q 'swiotlb_bench: done' "$out/micro-$cfg.txt" 2>/dev/null ||
+		{ log "bench: the $cfg microbenchmark did not finish; console tail:"; tail -n 30 "$out/micro-$cfg/console.log"; }
+done
 
-accel=$(cat "$out/micro/accel" 2>/dev/null || echo unknown)
+if [ "${PROFILE:-0}" = 1 ]; then
+	GUEST_SWIOTLB=force,track_hiwater phase perf "$TOP/scripts/guest.sh" "$build" "$out/perf" \
+		"OUT=$out/perf BENCH=$bench bash tests/bench/profile.sh perf" || true
+	lockstat=$(phase build:lockstat "$TOP/scripts/build-kernel.sh" lockstat)
+	lbench=$(phase bench-module:lockstat bench_module "$lockstat")
+	for cfg in percpu 1area; do
+		sw=force,track_hiwater
+		[ $cfg = 1area ] && sw=,1,force,track_hiwater
+		GUEST_SWIOTLB=$sw phase lockstat-$cfg "$TOP/scripts/guest.sh" "$lockstat" "$out/lockstat-$cfg" \
+			"OUT=$out/lockstat-$cfg BENCH=$lbench CONFIG=$cfg bash tests/bench/profile.sh lockstat" || true
+	done
+	cat "$out/perf/profile.txt" "$out"/lockstat-{percpu,1area}/profile.txt >"$out/profile.txt" 2>/dev/null || true
+fi
+
+accel=$(cat "$out/micro-percpu/accel" 2>/dev/null || echo unknown)
 python3 - "$out/machine.json" "$accel" "$(basename "$build")" "$REPS" "$MS" <<'PY'
 import json, os, sys, datetime
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -37,7 +73,5 @@ json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timesp
            "kernel": sys.argv[3], "reps": int(sys.argv[4]), "ms": int(sys.argv[5])},
           open(sys.argv[1], "w"), indent=2)
 PY
-grep -q 'swiotlb_bench: done' "$out/micro.txt" 2>/dev/null ||
-	{ log "bench: the microbenchmark did not finish; console tail:"; tail -n 30 "$out/micro/console.log"; }
 python3 "$TOP/tests/bench/report.py" "$out"
 log "bench: results in $out/bench.md and $out/bench.json"

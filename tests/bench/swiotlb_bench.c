@@ -8,11 +8,21 @@
  *            kernels' layout);
  *   perdev   one pool per device (hv_pci_swiotlb's default layout).
  *
- * One kernel thread per online CPU maps and unmaps a buffer of 4 KiB,
- * 64 KiB or 256 KiB (alternately to and from the device) on device
- * (cpu % ndev) for a fixed time. A memcpy loop of the same sizes gives the
- * bandwidth that bouncing is measured against. An isolation case fills one
- * device's pool and measures a second device streaming meanwhile.
+ * Kernel threads map and unmap a buffer of 4 KiB, 64 KiB or 256 KiB for a
+ * fixed time, in three cases:
+ *   map     a thread per CPU and device: every device is used from every
+ *           CPU, as a virtio queue is when requests are submitted on one CPU
+ *           and completed on another; alternately to and from the device;
+ *   pinned  a thread per CPU, on device (cpu % ndev) only; alternating;
+ *   map_to  as map, but to the device only: one copy per mapping.
+ * Mapping from the device copies twice, since swiotlb_tbl_map_single()
+ * fills the slot from the buffer first (so that a short device write
+ * cannot expose stale data), so "map" moves 1.5 copies per mapping.
+ * A memcpy loop (a thread per CPU) of the same sizes gives the bandwidth
+ * that bouncing is measured against: "memcpy" between two cache-hot
+ * buffers, and "memcpy_pool" into the pools' memory at a moving offset, as
+ * bounce buffers are written. An isolation case fills one device's
+ * pool and measures a second device streaming meanwhile.
  *
  * Everything runs in module init; results are printed as one line per
  * measurement, "swiotlb_bench: key=value ...", for tests/bench/report.py.
@@ -45,6 +55,9 @@ MODULE_PARM_DESC(pool_mb, "Memory for the dedicated pools, split among devices i
 static unsigned int reps = 5;
 module_param(reps, uint, 0444);
 MODULE_PARM_DESC(reps, "Repetitions of every measurement");
+static char *only = "";
+module_param(only, charp, 0444);
+MODULE_PARM_DESC(only, "Run just this case:layout:size (e.g. map:shared:4096), for profiling");
 
 #define BENCH_MAX_DEV	8
 #define BENCH_SAMPLES	BIT(16)
@@ -59,12 +72,18 @@ static struct io_tlb_mem *pools[BENCH_MAX_DEV];
 static struct page *pool_pages;
 static unsigned long pool_nr_pages;
 
+enum bench_case { MAP, PINNED, MAP_TO, NR_CASES };
+static const char * const case_name[] = { "map", "pinned", "map_to" };
+
 struct worker {
 	struct task_struct *task;
 	struct device *dev;
 	void *buf;
 	size_t size;
 	bool memcpy_only;
+	void *cold;		/* memcpy into this range (rotating), not buf */
+	size_t cold_len;
+	bool to_only;		/* DMA_TO_DEVICE only, instead of alternating */
 	bool hold;		/* isolation: map until full, keep */
 	u64 *samples;
 	unsigned long nsamples;
@@ -90,6 +109,7 @@ static int bench_thread(void *data)
 	struct worker *w = data;
 	void *dst = w->buf + BENCH_BUF;
 	u64 start, t0, t1 = 0;
+	size_t off = 0;
 	dma_addr_t addr;
 	bool to_dev = true;
 
@@ -97,7 +117,12 @@ static int bench_thread(void *data)
 	wait_for_completion(&go);
 	start = ktime_get_ns();
 	while ((t0 = ktime_get_ns()) < deadline) {
-		if (w->memcpy_only) {
+		if (w->memcpy_only && w->cold) {
+			/* Like a bounce: the destination moves through the pool. */
+			memcpy(w->cold + off, w->buf, w->size);
+			off = off + 2 * w->size <= w->cold_len ? off + w->size : 0;
+			t1 = ktime_get_ns();
+		} else if (w->memcpy_only) {
 			memcpy(dst, w->buf, w->size);
 			t1 = ktime_get_ns();
 		} else if (w->hold) {
@@ -112,7 +137,8 @@ static int bench_thread(void *data)
 			cond_resched();
 			continue;
 		} else {
-			enum dma_data_direction dir = to_dev ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+			enum dma_data_direction dir = to_dev || w->to_only ?
+						      DMA_TO_DEVICE : DMA_FROM_DEVICE;
 
 			addr = dma_map_single_attrs(w->dev, w->buf, w->size, dir,
 						    DMA_ATTR_NO_WARN);
@@ -139,8 +165,8 @@ static int bench_thread(void *data)
 }
 
 /*
- * Run one measurement with a worker per entry of @w (already set up), each
- * on its own CPU, for @dur_ms.
+ * Run one measurement with a worker per entry of @w (already set up),
+ * worker i on CPU (i % number of CPUs), for @dur_ms.
  */
 static int run_workers(struct worker *w, unsigned int n, unsigned int dur_ms)
 {
@@ -252,18 +278,73 @@ static void free_pools(void)
 		free_contig_range(page_to_pfn(pool_pages), pool_nr_pages);
 }
 
+/* Whether @only (empty: everything) asks for this measurement. */
+static bool wanted(const char *what, const char *layout, size_t size)
+{
+	char buf[64];
+
+	if (!*only)
+		return true;
+	snprintf(buf, sizeof(buf), "%s:%s:%zu", what, layout, size);
+	return !strcmp(only, buf);
+}
+
+/* Set up @w for case @c on @size and run it; the thread count depends on @c. */
+static int run_case(struct worker *w, enum bench_case c, size_t size, unsigned int ncpu)
+{
+	unsigned int n = c == PINNED ? ncpu : ncpu * ndev, i;
+
+	for (i = 0; i < n; i++) {
+		w[i].size = size;
+		w[i].memcpy_only = false;
+		w[i].hold = false;
+		w[i].to_only = c == MAP_TO;
+		/* Worker i runs on CPU i % ncpu (see run_workers()). */
+		w[i].dev = &devs[c == PINNED ? i % ndev : i / ncpu % ndev]->dev;
+	}
+	return run_workers(w, n, ms) ?: n;
+}
+
+static void run_isolation(struct worker *w, enum layout l, unsigned int r)
+{
+	unsigned long alone, held;
+	unsigned int i;
+
+	w[0].dev = &devs[0]->dev;
+	w[1].dev = &devs[1]->dev;
+	for (i = 0; i < 2; i++) {
+		w[i].size = SZ_64K;
+		w[i].memcpy_only = false;
+		w[i].to_only = false;
+		w[i].hold = false;
+	}
+	if (run_workers(&w[1], 1, ms))
+		return;
+	alone = w[1].ops;
+	w[0].hold = true;
+	w[0].nheld = 0;
+	if (run_workers(w, 2, ms))
+		return;
+	held = w[0].nheld;
+	while (w[0].nheld)
+		dma_unmap_single(w[0].dev, w[0].held[--w[0].nheld], SZ_64K, DMA_TO_DEVICE);
+	pr_info("swiotlb_bench: case=isolation layout=%s size=65536 rep=%u a_held=%lu b_alone_ops=%lu b_ops=%lu b_fails=%lu ns=%llu\n",
+		layout_name[l], r, held, alone, w[1].ops, w[1].fails, w[1].ns);
+}
+
 static int __init swiotlb_bench_init(void)
 {
-	unsigned int ncpu = num_online_cpus(), i, s, l, r;
+	unsigned int ncpu = num_online_cpus(), nw, i, s, l, r, c;
 	struct worker *w;
 	int ret = -ENOMEM;
 
 	if (ndev < 1 || ndev > BENCH_MAX_DEV - 1 || !ms || !reps)
 		return -EINVAL;
-	w = kcalloc(ncpu, sizeof(*w), GFP_KERNEL);
+	nw = ncpu * ndev;
+	w = kcalloc(nw, sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return -ENOMEM;
-	for (i = 0; i < ncpu; i++) {
+	for (i = 0; i < nw; i++) {
 		w[i].buf = kmalloc(2 * BENCH_BUF, GFP_KERNEL);
 		w[i].samples = vmalloc_array(BENCH_SAMPLES, sizeof(u64));
 		w[i].held = vmalloc_array(SZ_64K, sizeof(dma_addr_t));
@@ -283,68 +364,59 @@ static int __init swiotlb_bench_init(void)
 	ret = make_pools();
 	if (ret)
 		goto out;
-	pr_info("swiotlb_bench: cpus=%u devices=%u ms=%u pool_mb=%u reps=%u default_pool=%s\n",
+	pr_info("swiotlb_bench: cpus=%u devices=%u ms=%u pool_mb=%u reps=%u default_pool=%s areas_global=%u areas_shared=%u areas_perdev=%u\n",
 		ncpu, ndev, ms, pool_mb, reps,
-		is_swiotlb_force_bounce(&devs[0]->dev) ? "forced" : "not-forced");
+		is_swiotlb_force_bounce(&devs[0]->dev) ? "forced" : "not-forced",
+		devs[0]->dev.dma_io_tlb_mem ? devs[0]->dev.dma_io_tlb_mem->defpool.nareas : 0,
+		pools[BENCH_MAX_DEV - 1]->defpool.nareas, pools[0]->defpool.nareas);
 
 	for (r = 0; r < reps; r++) {
 		for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-			for (i = 0; i < ncpu; i++) {
-				w[i].size = sizes[s];
-				w[i].memcpy_only = true;
-				w[i].hold = false;
-			}
-			ret = run_workers(w, ncpu, ms);
-			if (ret)
-				goto out;
-			report("memcpy", "-", w, ncpu, r);
-			for (l = 0; l < NR_LAYOUTS; l++) {
-				ret = set_layout(l);
-				if (ret)
-					goto out;
+			for (c = 0; c < 2; c++) {
+				const char *what = c ? "memcpy_pool" : "memcpy";
+
+				if (!wanted(what, "-", sizes[s]))
+					continue;
 				for (i = 0; i < ncpu; i++) {
-					w[i].dev = &devs[i % ndev]->dev;
-					w[i].memcpy_only = false;
+					w[i].size = sizes[s];
+					w[i].memcpy_only = true;
+					w[i].hold = false;
+					/* memcpy_pool: each CPU its share of the pools' memory. */
+					w[i].cold_len = ((size_t)pool_mb << 20) / ncpu;
+					w[i].cold = c ? page_address(pool_pages) +
+						    i * w[i].cold_len : NULL;
 				}
 				ret = run_workers(w, ncpu, ms);
 				if (ret)
 					goto out;
-				report("map", layout_name[l], w, ncpu, r);
+				report(what, "-", w, ncpu, r);
+			}
+			for (l = 0; l < NR_LAYOUTS; l++) {
+				ret = set_layout(l);
+				if (ret)
+					goto out;
+				for (c = 0; c < NR_CASES; c++) {
+					if (!wanted(case_name[c], layout_name[l], sizes[s]))
+						continue;
+					ret = run_case(w, c, sizes[s], ncpu);
+					if (ret < 0)
+						goto out;
+					report(case_name[c], layout_name[l], w, ret, r);
+				}
 			}
 		}
 
 		/* Isolation: B streams 64 KiB alone, then while A fills its pool. */
 		for (l = 0; l < NR_LAYOUTS && ndev >= 2 && ncpu >= 2; l++) {
-			unsigned long alone, held;
-
+			if (!wanted("isolation", layout_name[l], SZ_64K))
+				continue;
 			ret = set_layout(l);
 			if (ret)
 				goto out;
-			w[0].dev = &devs[0]->dev;
-			w[1].dev = &devs[1]->dev;
-			for (i = 0; i < 2; i++) {
-				w[i].size = SZ_64K;
-				w[i].memcpy_only = false;
-				w[i].hold = false;
-			}
-			ret = run_workers(&w[1], 1, ms);
-			if (ret)
-				goto out;
-			alone = w[1].ops;
-			w[0].hold = true;
-			w[0].nheld = 0;
-			ret = run_workers(w, 2, ms);
-			if (ret)
-				goto out;
-			held = w[0].nheld;
-			while (w[0].nheld)
-				dma_unmap_single(w[0].dev, w[0].held[--w[0].nheld], SZ_64K,
-						 DMA_TO_DEVICE);
-			pr_info("swiotlb_bench: case=isolation layout=%s size=65536 rep=%u a_held=%lu b_alone_ops=%lu b_ops=%lu b_fails=%lu ns=%llu\n",
-				layout_name[l], r, held, alone, w[1].ops, w[1].fails, w[1].ns);
+			run_isolation(w, l, r);
 		}
 	}
-	ret = set_layout(GLOBAL);
+	ret = 0;
 	pr_info("swiotlb_bench: done\n");
 out:
 	set_layout(GLOBAL);
@@ -352,7 +424,7 @@ out:
 	for (i = 0; i < ndev; i++)
 		if (devs[i])
 			faux_device_destroy(devs[i]);
-	for (i = 0; i < ncpu; i++) {
+	for (i = 0; i < nw; i++) {
 		kfree(w[i].buf);
 		vfree(w[i].samples);
 		vfree(w[i].held);

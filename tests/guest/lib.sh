@@ -163,3 +163,10 @@ peer_up() {
 peer_down() {
 	ip netns del peer
 }
+
+# io_intact DEV: 1 MiB of random data written to DEV and read back intact.
+io_intact() {
+	head -c 1048576 /dev/urandom >/tmp/io_intact.pattern
+	dd if=/tmp/io_intact.pattern of="$1" bs=64k oflag=direct status=none &&
+		cmp /tmp/io_intact.pattern <(dd if="$1" bs=64k count=16 iflag=direct status=none)
+}

@@ -474,7 +474,9 @@ mod tests {
         let cpus = unsafe { bindings::nr_cpu_ids };
         // An area per CPU (rounded up to a power of two, as for the default pool), but no
         // more areas than segments: a mapping must fit in one area.
-        let want = cpus.next_power_of_two().min((2 * MIB / SEGMENT_SIZE) as u32);
+        let want = cpus
+            .next_power_of_two()
+            .min((2 * MIB / SEGMENT_SIZE) as u32);
         assert_eq!(fx.pool(0, 2 * MIB).stats().nareas, want);
         assert_eq!(fx.pool(0, SEGMENT_SIZE).stats().nareas, 1);
         assert_eq!(fx.pool(0, 3 * SEGMENT_SIZE).stats().nareas, want.min(2));
