@@ -170,3 +170,15 @@ io_intact() {
 	dd if=/tmp/io_intact.pattern of="$1" bs=64k oflag=direct status=none &&
 		cmp /tmp/io_intact.pattern <(dd if="$1" bs=64k count=16 iflag=direct status=none)
 }
+
+# lockdep_report DMESG_FILE: true if the log has a lockdep report other than
+# the kernel's own one inside pciehp (pci_rescan_remove_lock vs the slot's
+# reset_lock, taken by pciehp_configure_device() on hot-add), which involves
+# no code of this project. The reports are kept in DMESG_FILE.lockdep.
+LOCKDEP_RE='possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning'
+lockdep_report() {
+	grep -B2 -A40 -E "$LOCKDEP_RE" "$1" >"$1.lockdep" || return 1
+	! { ! grep -q hv_pci_swiotlb "$1.lockdep" &&
+		grep -q pciehp_configure_device "$1.lockdep" &&
+		[ "$(grep -cE "$LOCKDEP_RE" "$1")" = 1 ]; }
+}

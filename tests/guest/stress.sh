@@ -11,7 +11,16 @@ BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1)
 figure() { echo "$*" >>"$OUT/figures"; }
 dma32_free() { awk '/zone +DMA32/ {z=1} z && /pages free/ {print $3; exit}' /proc/zoneinfo; }
 leftovers() { ls -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-* $DBG $VIRTIO_PCI/swiotlb_base 2>/dev/null; }
-splats() { dmesg | grep -cE 'WARNING:|BUG:|Oops|KASAN|kmemleak: [1-9]|possible circular|I/O error' || true; }
+# splats: reports in dmesg; lockdep's count unless it is the kernel's own
+# pciehp one (lib.sh: lockdep_report).
+splats() {
+	local n
+	dmesg >/tmp/stress.dmesg
+	n=$(grep -E 'WARNING:|BUG:|Oops|KASAN|kmemleak: [1-9]|I/O error' /tmp/stress.dmesg |
+		grep -cvE "$LOCKDEP_RE" || true)
+	lockdep_report /tmp/stress.dmesg && n=$((n + 1))
+	echo "$n"
+}
 
 # --- load/unload cycles ---------------------------------------------------------
 mem0=$(awk '/MemFree/ {print $2}' /proc/meminfo) d0=$(dma32_free)
