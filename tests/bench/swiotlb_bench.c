@@ -117,13 +117,10 @@ static int bench_thread(void *data)
 	wait_for_completion(&go);
 	start = ktime_get_ns();
 	while ((t0 = ktime_get_ns()) < deadline) {
-		if (w->memcpy_only && w->cold) {
-			/* Like a bounce: the destination moves through the pool. */
-			memcpy(w->cold + off, w->buf, w->size);
+		if (w->memcpy_only) {
+			/* Into the pool, the destination moves as a bounce's does. */
+			memcpy(w->cold ? w->cold + off : dst, w->buf, w->size);
 			off = off + 2 * w->size <= w->cold_len ? off + w->size : 0;
-			t1 = ktime_get_ns();
-		} else if (w->memcpy_only) {
-			memcpy(dst, w->buf, w->size);
 			t1 = ktime_get_ns();
 		} else if (w->hold) {
 			/* A noisy neighbour: grab every slot that comes free. */
@@ -278,6 +275,17 @@ static void free_pools(void)
 		free_contig_range(page_to_pfn(pool_pages), pool_nr_pages);
 }
 
+/* Give @w a buffer size and a device, and make it a plain streaming worker. */
+static void set_worker(struct worker *w, size_t size, struct device *dev)
+{
+	w->size = size;
+	w->dev = dev;
+	w->memcpy_only = false;
+	w->cold = NULL;
+	w->to_only = false;
+	w->hold = false;
+}
+
 /* Whether @only (empty: everything) asks for this measurement. */
 static bool wanted(const char *what, const char *layout, size_t size)
 {
@@ -295,12 +303,9 @@ static int run_case(struct worker *w, enum bench_case c, size_t size, unsigned i
 	unsigned int n = c == PINNED ? ncpu : ncpu * ndev, i;
 
 	for (i = 0; i < n; i++) {
-		w[i].size = size;
-		w[i].memcpy_only = false;
-		w[i].hold = false;
-		w[i].to_only = c == MAP_TO;
 		/* Worker i runs on CPU i % ncpu (see run_workers()). */
-		w[i].dev = &devs[c == PINNED ? i % ndev : i / ncpu % ndev]->dev;
+		set_worker(&w[i], size, &devs[c == PINNED ? i % ndev : i / ncpu % ndev]->dev);
+		w[i].to_only = c == MAP_TO;
 	}
 	return run_workers(w, n, ms) ?: n;
 }
@@ -310,14 +315,8 @@ static void run_isolation(struct worker *w, enum layout l, unsigned int r)
 	unsigned long alone, held;
 	unsigned int i;
 
-	w[0].dev = &devs[0]->dev;
-	w[1].dev = &devs[1]->dev;
-	for (i = 0; i < 2; i++) {
-		w[i].size = SZ_64K;
-		w[i].memcpy_only = false;
-		w[i].to_only = false;
-		w[i].hold = false;
-	}
+	for (i = 0; i < 2; i++)
+		set_worker(&w[i], SZ_64K, &devs[i]->dev);
 	if (run_workers(&w[1], 1, ms))
 		return;
 	alone = w[1].ops;
@@ -378,9 +377,8 @@ static int __init swiotlb_bench_init(void)
 				if (!wanted(what, "-", sizes[s]))
 					continue;
 				for (i = 0; i < ncpu; i++) {
-					w[i].size = sizes[s];
+					set_worker(&w[i], sizes[s], NULL);
 					w[i].memcpy_only = true;
-					w[i].hold = false;
 					/* memcpy_pool: each CPU its share of the pools' memory. */
 					w[i].cold_len = ((size_t)pool_mb << 20) / ncpu;
 					w[i].cold = c ? page_address(pool_pages) +
