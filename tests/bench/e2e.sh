@@ -28,13 +28,6 @@ j=json.load(sys.stdin)
 print(sum(x["read"]["bw"]+x["write"]["bw"] for x in j["jobs"]))'
 }
 
-# net0_up: address the (possibly re-bound and renamed) net0.
-net0_up() {
-	udevadm settle 2>/dev/null
-	IF0=$(netdev_of_mac 52:54:00:00:00:10)
-	ip link set "$IF0" up && ip -6 addr add fe80::10/64 dev "$IF0" nodad
-}
-
 # iperf: RUNTIME seconds of TCP from net0 to the peer; prints KiB/s received.
 iperf() {
 	iperf3 -J -c "fe80::11%$IF0" -t "$RUNTIME" 2>/dev/null |

@@ -150,13 +150,19 @@ pci_of_tag() {
 peer_up() {
 	# A freshly bound NIC is renamed by udev: take the names once that is done.
 	udevadm settle 2>/dev/null
-	IF0=$(netdev_of_mac 52:54:00:00:00:10) IF1=$(netdev_of_mac 52:54:00:00:00:11)
+	IF1=$(netdev_of_mac 52:54:00:00:00:11)
 	ip netns add peer &&
 		ip link set "$IF1" netns peer &&
 		ip -n peer link set "$IF1" up &&
 		ip -n peer -6 addr add fe80::11/64 dev "$IF1" nodad &&
-		ip link set "$IF0" up &&
-		ip -6 addr add fe80::10/64 dev "$IF0" nodad
+		net0_up
+}
+
+# net0_up: bring net0 up as fe80::10 (again after it was re-bound). Sets IF0.
+net0_up() {
+	udevadm settle 2>/dev/null
+	IF0=$(netdev_of_mac 52:54:00:00:00:10)
+	ip link set "$IF0" up && ip -6 addr add fe80::10/64 dev "$IF0" nodad
 }
 
 # peer_down: undo peer_up (net1 returns to the root namespace).
