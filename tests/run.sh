@@ -18,20 +18,25 @@ n=0 passed=0 failed=0 skipped=
 work=$CACHE_DIR/test-run
 rm -rf "$work"; mkdir -p "$work"
 
-# case_result ok|fail NAME [DETAIL_FILE]
+# case_result ok|skip|fail NAME [DETAIL_FILE]: number and count a case. Never
+# in a subshell (e.g. a command substitution): the counts would stay there.
+# Every case line also goes to $work/cases, which finish() checks.
 case_result() {
+	local line
 	n=$((n + 1))
 	if [ "$1" = ok ]; then
 		passed=$((passed + 1))
-		echo "ok $n - $2"
+		line="ok $n - $2"
 	elif [ "$1" = skip ]; then
 		skipped=$((${skipped:-0} + 1))
-		echo "ok $n - $2"
+		line="ok $n - $2"
 	else
 		failed=$((failed + 1))
-		echo "not ok $n - $2"
-		[ -z "${3:-}" ] || tail -n 40 "$3" | sed 's/^/#   /'
+		line="not ok $n - $2"
 	fi
+	echo "$line"
+	echo "$line" >>"$work/cases"
+	[ "$1" != fail ] || [ -z "${3:-}" ] || tail -n 40 "$3" | sed 's/^/#   /'
 }
 
 # timed NAME CMD...: run CMD as one phase and remember its duration (in a
@@ -96,7 +101,7 @@ fi
 # kmemleak scan and a check for every kind of report.
 debug_suite() {
 	local dbg
-	dbg=$(build_flavor debug) || return
+	build_flavor debug dbg || return
 	rel=drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
 	local m=$dbg/extmod/$rel
 	GUEST_TIMEOUT=3600 guest_cases debug-pool-api "$dbg" \
@@ -113,21 +118,33 @@ timed docs "$TOP/tests/docs.sh" >"$work/docs.txt" 2>&1
 results_from "$work/docs.txt"
 
 # --- kernel: configure, build, config guard ---------------------------------
-# build_flavor FLAVOR: build it, report the case, print the build dir.
+# build_flavor FLAVOR VAR: build it, report the case, set VAR to the build
+# dir. Call it as it is, not in $(...): see case_result.
 build_flavor() {
-	local flavor=$1 log=$work/build-$1.log dir
-	if dir=$(timed "build:$flavor" "$TOP/scripts/build-kernel.sh" "$flavor" 2>"$log"); then
+	local flavor=$1 log=$work/build-$1.log
+	if timed "build:$flavor" "$TOP/scripts/build-kernel.sh" "$flavor" \
+		>"$work/build-$flavor.dir" 2>"$log"; then
 		cat "$log" >&2
-		case_result ok "build: kernel and module, in-tree and out-of-tree ($flavor)" >&2
-		echo "$dir"
+		case_result ok "build: kernel and module, in-tree and out-of-tree ($flavor)"
+		printf -v "$2" %s "$(tail -n 1 "$work/build-$flavor.dir")"
 	else
 		cat "$log" >&2
-		case_result fail "build: kernel and module, in-tree and out-of-tree ($flavor)" "$log" >&2
+		case_result fail "build: kernel and module, in-tree and out-of-tree ($flavor)" "$log"
 		return 1
 	fi
 }
 
+# finish: the last case checks the numbering of all the others and that
+# the totals count them (tests/numbering.py), then the totals.
 finish() {
+	local name="harness: every case numbered once, the totals count them"
+	{ cat "$work/cases" 2>/dev/null
+	  echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"; } >"$work/numbering.txt"
+	if python3 "$TOP/tests/numbering.py" "$work/numbering.txt" >"$work/numbering.log" 2>&1; then
+		case_result ok "$name"
+	else
+		case_result fail "$name" "$work/numbering.log"
+	fi
 	log "phase timings: $(paste -sd, "$work/timings" | sed 's/,/, /g'), total $(($(date +%s) - t_start))s"
 	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
 	[ "$failed" = 0 ]
@@ -139,9 +156,9 @@ if [ "$mode" = --debug ]; then
 	finish
 fi
 
-build=$(build_flavor default) || finish
-nopool=$(build_flavor nopool) || finish
-builtin=$(build_flavor builtin) || finish
+build_flavor default build || finish
+build_flavor nopool nopool || finish
+build_flavor builtin builtin || finish
 
 # An option that cannot land (no DRM in the guest) must be named, not ignored.
 echo 'CONFIG_DRM_I915=y' >"$work/impossible.config"
@@ -208,7 +225,7 @@ results_from "$work/ktap-missing.named"
 
 # --- make test-full: CONFIG_SWIOTLB_DYNAMIC=y (a full rebuild) -------------------
 if [ "$mode" = --full ]; then
-	dynamic=$(build_flavor dynamic) || finish
+	build_flavor dynamic dynamic || finish
 	pool_api dynamic-pool-api "$dynamic"
 	GUEST_SWIOTLB=track_hiwater pool_api dynamic-no-default-pool "$dynamic"
 	guest_cases dynamic-driver "$dynamic" \
