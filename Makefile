@@ -52,7 +52,7 @@ test-debug: deps ## The guest suite on a KASAN/lockdep/kmemleak/DMA-API-debug ke
 stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified, 100 hot-plugs, exhaustion
 	@tests/stress.sh
 
-bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500; PROFILE=1 adds perf and lock_stat)
+bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500 NDEV=3; PROFILE=1 adds perf and lock_stat)
 	@tests/bench/run.sh
 
 check: deps ## rustfmt, clippy (CLIPPY=1) and checkpatch --strict on our code

@@ -4,12 +4,13 @@
 #   profile.sh perf      perf (cpu-clock samples) of single measurements
 #   profile.sh lockstat  /proc/lock_stat of the SWIOTLB area locks for each
 #                        layout (needs the lockstat kernel)
-# Writes $OUT/profile.txt.
+# Writes $OUT/profile.txt. NDEV devices (default 3), as in make bench.
 : "${OUT:?}" "${BENCH:?}"
 MS=${MS:-2000}
+NDEV=${NDEV:-3}
 
 run() { # run CASE:LAYOUT:SIZE
-	insmod "$BENCH" reps=1 ms="$MS" only="$1" 2>/dev/null
+	insmod "$BENCH" ndev="$NDEV" reps=1 ms="$MS" only="$1" 2>/dev/null
 	dmesg | grep "swiotlb_bench: case=" | tail -n 1
 }
 
@@ -21,7 +22,7 @@ perf)
 			echo "== perf: $m (cpu-clock samples on both CPUs; time with interrupts off is"
 			echo "== charged to the function that enables them, e.g. _raw_spin_unlock_irqrestore)"
 			perf record -q -a -F 2000 -e cpu-clock -o /tmp/perf.data -- \
-				insmod "$BENCH" reps=1 ms="$MS" only="$m" 2>/dev/null
+				insmod "$BENCH" ndev="$NDEV" reps=1 ms="$MS" only="$m" 2>/dev/null
 			dmesg | grep "swiotlb_bench: case=" | tail -n 1
 			perf report -i /tmp/perf.data --stdio --no-children --sort sym 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -n 15

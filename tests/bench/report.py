@@ -116,12 +116,15 @@ def main(out):
     m = micro["percpu"]
     h = m.header
     if h:
-        lines += [f"Pools: {h.get('cpus')} CPUs, {h.get('devices')} devices; areas: global "
+        perdev = f", per-device {h['perdev_kib'] / 1024:g} MiB each" if "perdev_kib" in h else ""
+        lines += [f"Pools: {h.get('cpus')} CPUs, {h.get('devices')} devices; shared "
+                  f"{h.get('pool_mb')} MiB{perdev}; areas: global "
                   f"{h.get('areas_global')}, shared {h.get('areas_shared')}, per-device "
                   f"{h.get('areas_perdev')}.", ""]
     lines += ["## Mapping throughput (" + CONFIG_TITLE["percpu"] + "), median (min-max)", "",
               "map: a thread per CPU and device, alternating directions; pinned: a thread per CPU "
-              "on one device; map_to: as map, to the device only.", "",
+              "on one device (the CPU's number modulo the devices); map_to: as map, to the device "
+              "only.", "",
               "| size | case | layout | ops/s | GB/s | p50 ns | p99 ns | failures |",
               "|---|---|---|---|---|---|---|---|"]
     for size in m.sizes:

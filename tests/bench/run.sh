@@ -5,12 +5,16 @@
 # twice, with pools of an area per CPU (the default) and of one area
 # (swiotlb=,1), the design before per-CPU areas.
 # PROFILE=1 adds a perf profile and lock statistics (a lockstat kernel).
+# The microbenchmark maps for NDEV devices (default 3: the case per-device
+# pools exist for, two file shares and a NIC; at most 7); end to end, the
+# guest's two disks and its NIC are three devices as well.
 # Results: a table on stdout, bench.json and bench.md in $CACHE_DIR/bench/.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
 REPS=${REPS:-5}
 MS=${MS:-500}
+NDEV=${NDEV:-3}
 out=$CACHE_DIR/bench
 rm -rf "$out"; mkdir -p "$out"
 
@@ -41,7 +45,7 @@ for cfg in percpu 1area; do
 	[ $cfg = 1area ] && sw=,1,force,track_hiwater
 	# The module prints its results and refuses to stay loaded (-ECANCELED).
 	GUEST_SWIOTLB=$sw phase micro-$cfg "$TOP/scripts/guest.sh" "$build" "$out/micro-$cfg" \
-		"insmod $bench reps=$REPS ms=$MS; dmesg >$out/micro-$cfg/dmesg.txt" || true
+		"insmod $bench ndev=$NDEV reps=$REPS ms=$MS; dmesg >$out/micro-$cfg/dmesg.txt" || true
 	GUEST_SWIOTLB=$sw phase e2e-$cfg "$TOP/scripts/guest.sh" "$build" "$out/e2e-$cfg" \
 		"OUT=$out/e2e-$cfg MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
 	cp "$out/micro-$cfg/dmesg.txt" "$out/micro-$cfg.txt" 2>/dev/null || true
@@ -52,14 +56,14 @@ done
 
 if [ "${PROFILE:-0}" = 1 ]; then
 	GUEST_SWIOTLB=force,track_hiwater phase perf "$TOP/scripts/guest.sh" "$build" "$out/perf" \
-		"OUT=$out/perf BENCH=$bench bash tests/bench/profile.sh perf" || true
+		"OUT=$out/perf BENCH=$bench NDEV=$NDEV bash tests/bench/profile.sh perf" || true
 	lockstat=$(phase build:lockstat "$TOP/scripts/build-kernel.sh" lockstat)
 	lbench=$(phase bench-module:lockstat bench_module "$lockstat")
 	for cfg in percpu 1area; do
 		sw=force,track_hiwater
 		[ $cfg = 1area ] && sw=,1,force,track_hiwater
 		GUEST_SWIOTLB=$sw phase lockstat-$cfg "$TOP/scripts/guest.sh" "$lockstat" "$out/lockstat-$cfg" \
-			"OUT=$out/lockstat-$cfg BENCH=$lbench CONFIG=$cfg bash tests/bench/profile.sh lockstat" || true
+			"OUT=$out/lockstat-$cfg BENCH=$lbench NDEV=$NDEV CONFIG=$cfg bash tests/bench/profile.sh lockstat" || true
 	done
 	cat "$out/perf/profile.txt" "$out"/lockstat-{percpu,1area}/profile.txt >"$out/profile.txt" 2>/dev/null || true
 fi

@@ -6,7 +6,11 @@
  *   global   the kernel's default pool (boot with swiotlb=force);
  *   shared   one pool from swiotlb_create_pool() for all devices (the WSL
  *            kernels' layout);
- *   perdev   one pool per device (hv_pci_swiotlb's default layout).
+ *   perdev   one pool per device (hv_pci_swiotlb's default layout), an
+ *            equal slice of the same memory each.
+ *
+ * Three devices by default (ndev=): the case the pools exist for, two file
+ * shares and a NIC.
  *
  * Kernel threads map and unmap a buffer of 4 KiB, 64 KiB or 256 KiB for a
  * fixed time, in three cases:
@@ -37,15 +41,16 @@
 #include <linux/gfp.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
 
-static unsigned int ndev = 2;
+static unsigned int ndev = 3;
 module_param(ndev, uint, 0444);
-MODULE_PARM_DESC(ndev, "Number of devices (default 2)");
+MODULE_PARM_DESC(ndev, "Number of devices, 1 to 7 (default 3: two file shares and a NIC)");
 static unsigned int ms = 500;
 module_param(ms, uint, 0444);
 MODULE_PARM_DESC(ms, "Duration of each measurement in milliseconds");
@@ -71,6 +76,7 @@ static struct faux_device *devs[BENCH_MAX_DEV];
 static struct io_tlb_mem *pools[BENCH_MAX_DEV];
 static struct page *pool_pages;
 static unsigned long pool_nr_pages;
+static size_t pool_slice;	/* bytes of each per-device pool */
 
 enum bench_case { MAP, PINNED, MAP_TO, NR_CASES };
 static const char * const case_name[] = { "map", "pinned", "map_to" };
@@ -222,7 +228,7 @@ static int set_layout(enum layout l)
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < ndev; i++) {
+	for (i = 0; i < ndev && devs[i]; i++) {
 		struct io_tlb_mem *mem = NULL;
 
 		if (l == SHARED)
@@ -238,7 +244,7 @@ static int set_layout(enum layout l)
 
 static int make_pools(void)
 {
-	size_t total = (size_t)pool_mb << 20, slice = total / ndev;
+	size_t total = (size_t)pool_mb << 20, unit;
 	phys_addr_t base;
 	unsigned int i;
 
@@ -256,8 +262,23 @@ static int make_pools(void)
 	pools[BENCH_MAX_DEV - 1] = swiotlb_create_pool(base, total, "bench_shared");
 	if (IS_ERR(pools[BENCH_MAX_DEV - 1]))
 		return PTR_ERR(pools[BENCH_MAX_DEV - 1]);
+	/*
+	 * An equal slice per device, in whole segments for each area it may
+	 * get: one per CPU, or what swiotlb= asked for (the shared pool's
+	 * count), so that both give the same slices. 64 MiB split three ways
+	 * is not even a page multiple, and an area must not end inside a
+	 * segment. The remainder stays unused.
+	 */
+	unit = max_t(size_t, roundup_pow_of_two(num_possible_cpus()),
+		     pools[BENCH_MAX_DEV - 1]->defpool.nareas) * IO_TLB_SEGSIZE << IO_TLB_SHIFT;
+	pool_slice = rounddown(total / ndev, unit);
+	if (!pool_slice)
+		return -EINVAL;
 	for (i = 0; i < ndev; i++) {
-		pools[i] = swiotlb_create_pool(base + i * slice, slice, "bench_dev");
+		char name[16];
+
+		snprintf(name, sizeof(name), "bench_dev%u", i);
+		pools[i] = swiotlb_create_pool(base + i * pool_slice, pool_slice, name);
 		if (IS_ERR(pools[i]))
 			return PTR_ERR(pools[i]);
 	}
@@ -352,9 +373,14 @@ static int __init swiotlb_bench_init(void)
 		memset(w[i].buf, 0x5a, 2 * BENCH_BUF);
 	}
 	for (i = 0; i < ndev; i++) {
-		devs[i] = faux_device_create(i ? "swiotlb_bench1" : "swiotlb_bench0", NULL, NULL);
-		if (!devs[i])
+		char name[16];
+
+		snprintf(name, sizeof(name), "swiotlb_bench%u", i);
+		devs[i] = faux_device_create(name, NULL, NULL);
+		if (!devs[i]) {
+			ret = -ENODEV;
 			goto out;
+		}
 		devs[i]->dev.dma_mask = &devs[i]->dev.coherent_dma_mask;
 		ret = dma_set_mask_and_coherent(&devs[i]->dev, DMA_BIT_MASK(64));
 		if (ret)
@@ -363,8 +389,8 @@ static int __init swiotlb_bench_init(void)
 	ret = make_pools();
 	if (ret)
 		goto out;
-	pr_info("swiotlb_bench: cpus=%u devices=%u ms=%u pool_mb=%u reps=%u default_pool=%s areas_global=%u areas_shared=%u areas_perdev=%u\n",
-		ncpu, ndev, ms, pool_mb, reps,
+	pr_info("swiotlb_bench: cpus=%u devices=%u ms=%u pool_mb=%u perdev_kib=%zu reps=%u default_pool=%s areas_global=%u areas_shared=%u areas_perdev=%u\n",
+		ncpu, ndev, ms, pool_mb, pool_slice >> 10, reps,
 		is_swiotlb_force_bounce(&devs[0]->dev) ? "forced" : "not-forced",
 		devs[0]->dev.dma_io_tlb_mem ? devs[0]->dev.dma_io_tlb_mem->defpool.nareas : 0,
 		pools[BENCH_MAX_DEV - 1]->defpool.nareas, pools[0]->defpool.nareas);
