@@ -160,6 +160,10 @@ build_flavor default build || finish
 build_flavor nopool nopool || finish
 build_flavor builtin builtin || finish
 
+# The harness itself and the benchmark module (two guests).
+timed harness "$TOP/tests/harness.sh" "$build" "$work/harness" >"$work/harness.txt" 2>&1
+results_from "$work/harness.txt"
+
 # An option that cannot land (no DRM in the guest) must be named, not ignored.
 echo 'CONFIG_DRM_I915=y' >"$work/impossible.config"
 if "$TOP/scripts/check-config.sh" "$build/.config" "$work/impossible.config" 2>"$work/impossible.log"; then
