@@ -227,6 +227,11 @@ sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(missing-patch): /' "$work/ktap-m
 	>"$work/ktap-missing.named"
 results_from "$work/ktap-missing.named"
 
+# A boot value longer than the built-in driver's 31-character buffer: what is
+# left (0x...4000000, 64 MiB) must not be taken for what was asked (64 GiB).
+bad_boot 4 0x00000000000000000000004000000K \
+	'size "0x00000000000000000000004000000"...: too long .more than 31 characters.'
+
 # --- make test-full: CONFIG_SWIOTLB_DYNAMIC=y (a full rebuild) -------------------
 if [ "$mode" = --full ]; then
 	build_flavor dynamic dynamic || finish

@@ -68,6 +68,9 @@ bad 'size=64MB' size=64MB yes 'unexpected characters after the size' default
 bad 'size=99999999999999999999 (overflows)' size=99999999999999999999 yes 'too large a number' default
 bad 'size=16E (overflows with the suffix)' size=16E yes 'too large a number' default
 bad 'size of 40 characters' size=$too_long no "too large for parameter .size" default
+# The boot parameter's cut-off case: the kernel refuses the module parameter whole.
+bad 'size of 32 characters (one too many)' size=0x00000000000000000000004000000K no \
+	"too large for parameter .size" default
 bad 'layout=bogus' layout=bogus yes 'unknown layout: using per-device' pools
 bad 'layout=SHARED' layout=SHARED yes 'unknown layout: using per-device' pools
 bad 'max_devices=0' max_devices=0 yes 'max_devices must be 1-64: using 4' pools

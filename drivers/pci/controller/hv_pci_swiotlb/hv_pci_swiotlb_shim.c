@@ -267,11 +267,17 @@ MODULE_PARM_DESC(layout, "per-device (default): a pool per device; shared: one p
 #ifndef MODULE
 static char hvps_boot_size[32];
 static bool hvps_boot_size_set;
+static bool hvps_boot_size_too_long;
 
 /* hv_pci_swiotlb=<size>, the WSL kernels' parameter; only a size. */
 static int __init hvps_boot_size_param(char *arg)
 {
-	strscpy(hvps_boot_size, arg ?: "", sizeof(hvps_boot_size));
+	/*
+	 * A value that does not fit would be cut off and read as another
+	 * size: keep its start for the log and let the driver refuse it.
+	 */
+	if (strscpy(hvps_boot_size, arg ?: "", sizeof(hvps_boot_size)) < 0)
+		hvps_boot_size_too_long = true;
 	hvps_boot_size_set = true;
 	return 0;
 }
@@ -291,6 +297,25 @@ const char *hvps_param_size(void)
 		return hvps_boot_size;
 #endif
 	return hvps_size[0] ? hvps_size : NULL;
+}
+
+/**
+ * hvps_param_size_too_long() - whether the size was cut off
+ *
+ * The module parameter cannot be: the kernel refuses a string parameter
+ * longer than its buffer. The boot parameter hv_pci_swiotlb= is copied
+ * by this file, which keeps only its start; hvps_param_size() then
+ * returns that start.
+ *
+ * Return: true if hv_pci_swiotlb= was longer than the buffer.
+ */
+bool hvps_param_size_too_long(void)
+{
+#ifndef MODULE
+	return hvps_boot_size_set && hvps_boot_size_too_long;
+#else
+	return false;
+#endif
 }
 
 /**

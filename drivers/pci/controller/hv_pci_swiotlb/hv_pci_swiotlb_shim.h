@@ -45,6 +45,7 @@ phys_addr_t hvps_virt_to_phys(const void *addr);
 void hvps_kunit_skip(const char *reason);
 bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 const char *hvps_param_size(void);
+bool hvps_param_size_too_long(void);
 const char *hvps_param_layout(void);
 void hvps_early_set(phys_addr_t base, size_t size);
 void *hvps_early_take(phys_addr_t *base, size_t *size);

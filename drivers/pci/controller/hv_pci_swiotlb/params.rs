@@ -60,6 +60,29 @@ pub(crate) enum SizeChoice {
     Disabled,
 }
 
+/// The size parameter as handed over by the shim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizeParam<'a> {
+    /// Not given.
+    Absent,
+    /// Given, in full.
+    Given(&'a [u8]),
+    /// Given, but longer than the shim's buffer: only its start, which could read as another
+    /// size than the user asked for.
+    TooLong(&'a [u8]),
+}
+
+impl<'a> SizeParam<'a> {
+    /// Reads the parameter from the shim.
+    pub(crate) fn get() -> Self {
+        match crate::shim::param(crate::shim::Param::Size) {
+            None => SizeParam::Absent,
+            Some(raw) if crate::shim::size_param_too_long() => SizeParam::TooLong(raw),
+            Some(raw) => SizeParam::Given(raw),
+        }
+    }
+}
+
 /// Why the size parameter was not used as given; each becomes one log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SizeNote {
@@ -71,6 +94,8 @@ pub(crate) enum SizeNote {
     Invalid(SizeError),
     /// Larger than [`MAX_SIZE`].
     TooLarge(u64),
+    /// Longer than this many characters, so cut off.
+    TooLong(usize),
 }
 
 impl fmt::Display for SizeNote {
@@ -95,14 +120,24 @@ impl fmt::Display for SizeNote {
                  devices keep the default SWIOTLB pool",
                 MAX_SIZE >> 20
             ),
+            SizeNote::TooLong(max) => write!(
+                f,
+                "too long (more than {max} characters): not reserving anything, devices keep \
+                 the default SWIOTLB pool"
+            ),
         }
     }
 }
 
-/// Decides the reservation size from the raw parameter (`None`: not given).
-pub(crate) fn choose_size(param: Option<&[u8]>) -> (SizeChoice, Option<SizeNote>) {
-    let Some(raw) = param else {
-        return (SizeChoice::Reserve(DEFAULT_SIZE), None);
+/// Decides the reservation size from the parameter.
+pub(crate) fn choose_size(param: SizeParam<'_>) -> (SizeChoice, Option<SizeNote>) {
+    let raw = match param {
+        SizeParam::Absent => return (SizeChoice::Reserve(DEFAULT_SIZE), None),
+        // What is left may well parse, as a size the user did not ask for.
+        SizeParam::TooLong(start) => {
+            return (SizeChoice::Disabled, Some(SizeNote::TooLong(start.len())))
+        }
+        SizeParam::Given(raw) => raw,
     };
     let bytes = match parse_size(raw) {
         Ok(0) => return (SizeChoice::Disabled, Some(SizeNote::Zero)),
@@ -123,16 +158,21 @@ pub(crate) fn choose_size(param: Option<&[u8]>) -> (SizeChoice, Option<SizeNote>
 
 /// Decides the size from the parameters (`hv_pci_swiotlb=` or `size=`) and logs any note.
 pub(crate) fn log_size_choice() -> SizeChoice {
-    let raw = crate::shim::param(crate::shim::Param::Size);
-    let (choice, note) = choose_size(raw);
+    let param = SizeParam::get();
+    let (choice, note) = choose_size(param);
     if let Some(note) = note {
+        let (raw, cut) = match param {
+            SizeParam::Absent => (None, ""),
+            SizeParam::Given(r) => (Some(r), ""),
+            SizeParam::TooLong(r) => (Some(r), "..."),
+        };
         let shown = raw
             .and_then(|r| core::str::from_utf8(r).ok())
             .unwrap_or("?");
         match note {
-            SizeNote::RoundedUp { .. } => pr_info!("size {shown:?}: {note}\n"),
-            SizeNote::Zero => pr_info!("size {shown:?}: {note}\n"),
-            _ => pr_warn!("size {shown:?}: {note}\n"),
+            SizeNote::RoundedUp { .. } => pr_info!("size {shown:?}{cut}: {note}\n"),
+            SizeNote::Zero => pr_info!("size {shown:?}{cut}: {note}\n"),
+            _ => pr_warn!("size {shown:?}{cut}: {note}\n"),
         }
     }
     choice
@@ -165,12 +205,15 @@ mod tests {
     const MIB: usize = 1 << 20;
 
     fn size(s: &str) -> (SizeChoice, Option<SizeNote>) {
-        choose_size(Some(s.as_bytes()))
+        choose_size(SizeParam::Given(s.as_bytes()))
     }
 
     #[test]
     fn size_defaults_and_rounding() {
-        assert_eq!(choose_size(None), (SizeChoice::Reserve(64 * MIB), None));
+        assert_eq!(
+            choose_size(SizeParam::Absent),
+            (SizeChoice::Reserve(64 * MIB), None)
+        );
         assert_eq!(size("64M"), (SizeChoice::Reserve(64 * MIB), None));
         assert_eq!(size("0x4000000"), (SizeChoice::Reserve(64 * MIB), None));
         assert_eq!(
@@ -213,6 +256,22 @@ mod tests {
         );
         assert_eq!(size("1T").0, SizeChoice::Disabled);
         assert_eq!(size("1025M").0, SizeChoice::Disabled);
+    }
+
+    #[test]
+    fn size_cut_off_disables() {
+        // Of hv_pci_swiotlb=0x00000000000000000000004000000K (64 GiB: too large) the shim keeps
+        // the first 31 characters, which alone read as 64 MiB.
+        let start = b"0x00000000000000000000004000000";
+        assert_eq!(start.len(), 31);
+        assert_eq!(
+            choose_size(SizeParam::Given(start)).0,
+            SizeChoice::Reserve(64 * MIB)
+        );
+        assert_eq!(
+            choose_size(SizeParam::TooLong(start)),
+            (SizeChoice::Disabled, Some(SizeNote::TooLong(31)))
+        );
     }
 
     #[test]

@@ -72,6 +72,7 @@ extern "C" {
     pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
     pub(crate) fn hvps_param_size() -> *const c_char;
+    pub(crate) fn hvps_param_size_too_long() -> bool;
     pub(crate) fn hvps_param_layout() -> *const c_char;
     pub(crate) fn hvps_early_set(base: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_early_take(base: *mut bindings::phys_addr_t, size: *mut usize) -> *mut u8;
@@ -90,6 +91,13 @@ pub(crate) enum Param {
     Size,
     /// `layout=`.
     Layout,
+}
+
+/// Whether the size parameter was longer than the shim's buffer: [`param`] then returns only
+/// its start.
+pub(crate) fn size_param_too_long() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { hvps_param_size_too_long() }
 }
 
 /// Reads a string parameter from the shim: [`None`] if not given.
