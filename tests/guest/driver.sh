@@ -163,6 +163,32 @@ check "rebind: unbind releases the pool" no_pool $BLK0
 echo "$BLK0" >$VIRTIO_PCI/bind
 check "rebind: bind attaches again" has_pool $BLK0
 
+# --- the table while a device comes and goes ----------------------------------------
+# Readers of the table do not wait for unbind: each row names the driver the device
+# had when it got its pool, never whatever its driver pointer says meanwhile.
+table_vs_unbind() {
+	local i rows=0 bad=0 line
+	(for i in $(seq 50); do
+		echo "$BLK1" >$VIRTIO_PCI/unbind && echo "$BLK1" >$VIRTIO_PCI/bind || exit 1
+	done) &
+	local pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		while read -r line; do
+			case $line in
+			"#"*) ;;
+			*" virtio-pci 0x"*) rows=$((rows + 1)) ;;
+			*) echo "bad row: $line"; bad=1 ;;
+			esac
+		done <$DBG/devices || bad=1
+	done
+	wait $pid || { echo "unbind/bind failed"; bad=1; }
+	echo "$rows rows read"
+	! dmesg | grep -E 'BUG:|Oops|general protection' && [ $bad = 0 ] && [ $rows -gt 0 ]
+}
+check "table: read while blk1 is unbound and bound 50 times, every row names virtio-pci" \
+	table_vs_unbind
+check "table: blk1 has its pool after the loop" has_pool $BLK1
+
 # --- unload -----------------------------------------------------------------------
 check "unload: refused while devices hold pools" sh -c "! rmmod $MODNAME 2>/dev/null"
 check "unload: module still there" grep -q "^$MODNAME " /proc/modules

@@ -25,7 +25,9 @@ use kernel::{
 /// PCI vendor ID of virtio devices.
 pub(crate) const VIRTIO_VENDOR: u16 = 0x1af4;
 /// Name of the PCI driver of virtio devices.
-pub(crate) const VIRTIO_PCI_DRIVER: &[u8] = b"virtio-pci";
+pub(crate) const VIRTIO_PCI_DRIVER_NAME: &str = "virtio-pci";
+/// [`VIRTIO_PCI_DRIVER_NAME`] as the C side spells it.
+pub(crate) const VIRTIO_PCI_DRIVER: &[u8] = VIRTIO_PCI_DRIVER_NAME.as_bytes();
 
 /// What the attach policy looks at, gathered by the C shim.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,6 +50,9 @@ pub(crate) fn wants_pool(facts: &DeviceFacts<'_>, test_mode: bool) -> bool {
 
 struct Binding {
     dev: ARef<Device>,
+    /// The driver `dev` was binding to when it got its pool, for the debugfs table: readers of
+    /// the table do not hold the device lock, so they must not look at the device's driver.
+    driver: &'static str,
     slice: usize,
     attachment: Attachment,
     module: ModuleRef,
@@ -124,22 +129,28 @@ impl Registry {
         Ok(())
     }
 
+    /// What the attach policy needs to know about `dev`.
+    ///
+    /// Only for the bus notifier, which holds the device lock: the driver name borrows from the
+    /// driver bound or binding to `dev`, which the lock keeps.
     fn facts(dev: &Device) -> DeviceFacts<'_> {
         let mut raw = shim::DevFacts::default();
         // SAFETY: `dev` is a PCI device (the notifier is on the PCI bus) that the bus keeps
-        // alive during the event; `raw` is writable.
+        // alive during the event, and its lock is held; `raw` is writable.
         unsafe { shim::hvps_dev_facts(raw_device(dev), &mut raw) };
         DeviceFacts {
             vendor: raw.vendor,
             // SAFETY: a non-NULL driver name is a NUL-terminated string that lives as long as
-            // the driver, which stays registered while it is bound or binding to `dev`.
+            // the driver, which stays bound or binding to `dev` while the caller holds the
+            // device lock, i.e. for as long as the caller uses the facts.
             driver: (!raw.driver.is_null())
                 .then(|| unsafe { CStr::from_char_ptr(raw.driver) }.to_bytes()),
             behind_hv_pci: raw.behind_hv_pci,
         }
     }
 
-    fn attach(&self, dev: &Device) {
+    /// Gives `dev`, about to bind to `driver`, a pool.
+    fn attach(&self, dev: &Device, driver: &'static str) {
         let mut b = self.bindings.lock();
         if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
             return;
@@ -166,6 +177,7 @@ impl Registry {
         if let Err(e) = b.list.push(
             Binding {
                 dev: dev.into(),
+                driver,
                 slice,
                 attachment,
                 module,
@@ -251,16 +263,11 @@ impl Registry {
         for x in b.list.iter() {
             let pool = &self.pools[x.slice];
             let st = pool.stats();
-            let facts = Self::facts(&x.dev);
-            let driver = facts
-                .driver
-                .and_then(|d| core::str::from_utf8(d).ok())
-                .unwrap_or("-");
             writeln!(
                 f,
                 "{} {} {:#x} {} {} {} {} {} {}",
                 x.dev.name().to_str().unwrap_or("?"),
-                driver,
+                x.driver,
                 pool.base(),
                 pool.size(),
                 st.nslabs,
@@ -287,7 +294,8 @@ impl BusEvents for Registry {
                     if let Err(e) = self.publish() {
                         dev_warn!(dev, "cannot publish the range ({e:?})\n");
                     }
-                    self.attach(dev);
+                    // `wants_pool` matched the driver name, so this is the driver binding.
+                    self.attach(dev, VIRTIO_PCI_DRIVER_NAME);
                 }
             }
             BusEvent::BoundDriver => {
@@ -309,6 +317,8 @@ impl BusEvents for Registry {
 #[kunit_tests(hv_pci_swiotlb_devices)]
 mod tests {
     use super::*;
+    use crate::{core_api::CoreApi, reservation::Reservation, slices::MIN_SLICE};
+    use kernel::{c_str, faux};
 
     fn facts(vendor: u16, driver: Option<&'static [u8]>, hv: bool) -> DeviceFacts<'static> {
         DeviceFacts {
@@ -344,5 +354,88 @@ mod tests {
             &facts(0x1af4, Some(b"virtio-pcie"), false),
             true
         ));
+    }
+
+    /// A registry in test mode with one pool, and a faux device to hand it to. The faux device
+    /// is bound to the faux bus's own driver, never to virtio-pci.
+    struct Fixture {
+        registry: Arc<Registry>,
+        dev: faux::Registration,
+    }
+
+    impl Fixture {
+        /// [`None`] (and the test marked skipped) on a kernel without the pool API. `name`
+        /// names the device and the pool, one per test so that a failed test cannot make the
+        /// next one fail.
+        fn new(name: &CStr) -> Option<Self> {
+            let Some(api) = CoreApi::get() else {
+                skip(c_str!("kernel without the SWIOTLB device pool API"));
+                return None;
+            };
+            let backing = Arc::new(Reservation::new(MIN_SLICE).ok()?, GFP_KERNEL).ok()?;
+            let pool = Pool::new(&api, &backing, 0, MIN_SLICE, name).ok()?;
+            let mut pools = KVec::new();
+            pools.push(pool, GFP_KERNEL).ok()?;
+            let registry = Arc::pin_init(
+                Registry::new(
+                    true,
+                    Layout::PerDevice,
+                    pools,
+                    backing.base(),
+                    backing.size(),
+                ),
+                GFP_KERNEL,
+            )
+            .ok()?;
+            let dev = faux::Registration::new(name, None).ok()?;
+            Some(Self { registry, dev })
+        }
+
+        fn dev(&self) -> &Device {
+            let fdev: &faux::Device<kernel::device::Bound> = self.dev.as_ref();
+            let dev: &Device<kernel::device::Bound> = fdev.as_ref();
+            dev
+        }
+
+        fn bound(&self) -> usize {
+            self.registry.bindings.lock().list.len()
+        }
+    }
+
+    /// Marks the running test as skipped.
+    fn skip(reason: &CStr) {
+        // SAFETY: `reason` is NUL-terminated; the shim copies it.
+        unsafe { shim::hvps_kunit_skip(reason.as_char_ptr()) };
+    }
+
+    /// The text of a debugfs table.
+    struct Text(KVec<u8>);
+
+    impl Write for Text {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0
+                .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+                .map_err(|_| fmt::Error)
+        }
+    }
+
+    #[test]
+    fn table_names_the_driver_attach_saw() {
+        let Some(fx) = Fixture::new(c_str!("hv_pci_swiotlb_test_table")) else {
+            return;
+        };
+        fx.registry.attach(fx.dev(), VIRTIO_PCI_DRIVER_NAME);
+        assert_eq!(fx.bound(), 1);
+        let mut text = Text(KVec::new());
+        assert!(fx.registry.write_table(&mut text).is_ok());
+        // The device's driver now is faux's own: a table that looked at it, as a reader
+        // without the device lock must not, would name that one.
+        let text = core::str::from_utf8(&text.0).unwrap_or("");
+        let mut rows = text.lines().filter(|l| !l.starts_with('#'));
+        let driver = rows.next().and_then(|row| row.split_whitespace().nth(1));
+        assert_eq!(driver, Some(VIRTIO_PCI_DRIVER_NAME));
+        assert!(rows.next().is_none());
+        fx.registry.release(fx.dev(), "test done");
+        assert_eq!(fx.bound(), 0);
     }
 }

@@ -20,6 +20,7 @@
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/rcupdate.h>
 #include <linux/sizes.h>
 #include <linux/swiotlb.h>
 #include <linux/sysfs.h>
@@ -495,28 +496,45 @@ void hvps_unpublish(void)
 
 /* --- Facts about devices, for the Rust side's decisions -------------------- */
 
+/*
+ * The ancestors' locks are not held, so an ancestor's driver may unbind
+ * meanwhile: its pointer is loaded once (device_set_driver() stores it with
+ * WRITE_ONCE()), and the RCU read lock keeps the name readable should the
+ * driver's module go away too (free_module() waits for a grace period
+ * before it frees the module's memory).
+ */
 static bool hvps_behind_hv_pci(struct device *dev)
 {
-	for (dev = dev->parent; dev; dev = dev->parent)
-		if (dev->driver && !strcmp(dev->driver->name, "hv_pci"))
-			return true;
-	return false;
+	const struct device_driver *drv;
+	bool found = false;
+
+	rcu_read_lock();
+	for (dev = dev->parent; dev && !found; dev = dev->parent) {
+		drv = READ_ONCE(dev->driver);
+		found = drv && !strcmp(drv->name, "hv_pci");
+	}
+	rcu_read_unlock();
+	return found;
 }
 
 /**
  * hvps_dev_facts() - what the attach policy needs to know about a device
  * @dev: a device on the PCI bus
- * @facts: filled in
+ * @facts: filled in; facts->driver points to the name of the driver bound
+ *	or binding to @dev, valid as long as the caller holds the device lock
  *
- * Context: the device lock is held (bus notifier).
+ * Context: the device lock is held (bus notifier), so @dev's driver is
+ * fixed; it is still loaded only once.
  */
 void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts)
 {
 	struct pci_dev *pdev = to_pci_dev(dev);
+	const struct device_driver *drv = READ_ONCE(dev->driver);
 
+	device_lock_assert(dev);
 	facts->vendor = pdev->vendor;
 	facts->device = pdev->device;
-	facts->driver = dev->driver ? dev->driver->name : NULL;
+	facts->driver = drv ? drv->name : NULL;
 	facts->behind_hv_pci = hvps_behind_hv_pci(dev);
 }
 
