@@ -6,6 +6,9 @@
 //! yet), gives it back when virtio-pci turns out not to use the DMA API for it, and when the
 //! driver unbinds or the device goes away. All pools are made up front, so these events only
 //! move pointers.
+//!
+//! A device only gets a pool while the range is published by this driver: the host hands every
+//! virtio device the published range, and expects its bounce buffers there.
 
 use crate::{
     notifier::{BusEvent, BusEvents},
@@ -28,6 +31,24 @@ pub(crate) const VIRTIO_VENDOR: u16 = 0x1af4;
 pub(crate) const VIRTIO_PCI_DRIVER_NAME: &str = "virtio-pci";
 /// [`VIRTIO_PCI_DRIVER_NAME`] as the C side spells it.
 pub(crate) const VIRTIO_PCI_DRIVER: &[u8] = VIRTIO_PCI_DRIVER_NAME.as_bytes();
+
+/// The driver whose directory holds the published range.
+pub(crate) fn target(test_mode: bool) -> &'static str {
+    if test_mode {
+        VIRTIO_PCI_DRIVER_NAME
+    } else {
+        "hv_pci"
+    }
+}
+
+/// Logs that the range is published by someone else at start, after which this driver hands out
+/// no pools.
+pub(crate) fn log_published_elsewhere(test_mode: bool) {
+    pr_info!(
+        "{} already publishes swiotlb_base: the kernel has its own pools; idle\n",
+        target(test_mode)
+    );
+}
 
 /// What the attach policy looks at, gathered by the C shim.
 #[derive(Clone, Copy, Debug, Default)]
@@ -58,9 +79,20 @@ struct Binding {
     module: ModuleRef,
 }
 
+/// Who publishes the range.
+enum Published {
+    /// Nobody yet: the target driver was not registered when this driver started.
+    Pending,
+    /// This driver, until the publication is dropped.
+    Here(Publication),
+    /// Someone else (the running kernel's hv_pci): the host reads their range, so this driver
+    /// hands out no pools.
+    Elsewhere,
+}
+
 struct Bindings {
     list: KVec<Binding>,
-    publication: Option<Publication>,
+    published: Published,
 }
 
 /// The pools and the devices using them; handles the PCI bus's events.
@@ -107,7 +139,7 @@ impl Registry {
         pin_init!(Self {
             bindings <- new_mutex!(Bindings {
                 list: KVec::new(),
-                publication: None,
+                published: Published::Pending,
             }),
             pools,
             test_mode,
@@ -120,13 +152,29 @@ impl Registry {
     /// Publishes the range unless it is published already.
     ///
     /// The target driver may register after this driver starts (virtio-pci when both are
-    /// built in), so this is retried whenever a device is about to bind.
+    /// built in), so this is retried whenever a device is about to bind. Once it failed with
+    /// `EEXIST` (someone else publishes), it fails so for good.
     pub(crate) fn publish(&self) -> Result {
-        let mut b = self.bindings.lock();
-        if b.publication.is_none() {
-            b.publication = Some(Publication::new(self.test_mode, self.base, self.size)?);
+        self.publish_locked(&mut self.bindings.lock())
+    }
+
+    fn publish_locked(&self, b: &mut Bindings) -> Result {
+        match b.published {
+            Published::Here(_) => Ok(()),
+            Published::Elsewhere => Err(EEXIST),
+            Published::Pending => match Publication::new(self.test_mode, self.base, self.size) {
+                Ok(p) => {
+                    b.published = Published::Here(p);
+                    Ok(())
+                }
+                Err(e) => {
+                    if e == EEXIST {
+                        b.published = Published::Elsewhere;
+                    }
+                    Err(e)
+                }
+            },
         }
-        Ok(())
     }
 
     /// What the attach policy needs to know about `dev`.
@@ -149,9 +197,36 @@ impl Registry {
         }
     }
 
-    /// Gives `dev`, about to bind to `driver`, a pool.
-    fn attach(&self, dev: &Device, driver: &'static str) {
+    /// Handles a driver about to bind to `dev`: a pool if the policy wants one for the device
+    /// and the range is published.
+    fn bind(&self, dev: &Device, facts: &DeviceFacts<'_>) {
+        if !wants_pool(facts, self.test_mode) {
+            return;
+        }
         let mut b = self.bindings.lock();
+        let elsewhere = matches!(b.published, Published::Elsewhere);
+        match self.publish_locked(&mut b) {
+            // `wants_pool` matched the driver name, so this is the driver binding.
+            Ok(()) => self.attach(&mut b, dev, VIRTIO_PCI_DRIVER_NAME),
+            Err(e) if e == EEXIST => {
+                if !elsewhere {
+                    dev_info!(
+                        dev,
+                        "{} already publishes swiotlb_base: keeping the default SWIOTLB pool; \
+                         hv_pci_swiotlb stays idle\n",
+                        target(self.test_mode)
+                    );
+                }
+            }
+            Err(e) => dev_warn!(
+                dev,
+                "cannot publish the range ({e:?}): keeping the default SWIOTLB pool\n"
+            ),
+        }
+    }
+
+    /// Gives `dev`, about to bind to `driver`, a pool.
+    fn attach(&self, b: &mut Bindings, dev: &Device, driver: &'static str) {
         if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
             return;
         }
@@ -161,6 +236,11 @@ impl Registry {
         };
         let shared = self.layout == Layout::PerDevice && users(slice) > 0;
         let Some(module) = ModuleRef::get() else {
+            // Only while the module is being unloaded: its notifier is about to go.
+            dev_warn!(
+                dev,
+                "hv_pci_swiotlb is being unloaded: keeping the default SWIOTLB pool\n"
+            );
             return;
         };
         let pool = &self.pools[slice];
@@ -289,15 +369,7 @@ impl Registry {
 impl BusEvents for Registry {
     fn event(&self, event: BusEvent, dev: &Device) {
         match event {
-            BusEvent::BindDriver => {
-                if wants_pool(&Self::facts(dev), self.test_mode) {
-                    if let Err(e) = self.publish() {
-                        dev_warn!(dev, "cannot publish the range ({e:?})\n");
-                    }
-                    // `wants_pool` matched the driver name, so this is the driver binding.
-                    self.attach(dev, VIRTIO_PCI_DRIVER_NAME);
-                }
-            }
+            BusEvent::BindDriver => self.bind(dev, &Self::facts(dev)),
             BusEvent::BoundDriver => {
                 // SAFETY: `dev` is bound to virtio-pci (or not ours); the device lock is held.
                 if unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) } == 0 {
@@ -424,7 +496,11 @@ mod tests {
         let Some(fx) = Fixture::new(c_str!("hv_pci_swiotlb_test_table")) else {
             return;
         };
-        fx.registry.attach(fx.dev(), VIRTIO_PCI_DRIVER_NAME);
+        fx.registry.attach(
+            &mut fx.registry.bindings.lock(),
+            fx.dev(),
+            VIRTIO_PCI_DRIVER_NAME,
+        );
         assert_eq!(fx.bound(), 1);
         let mut text = Text(KVec::new());
         assert!(fx.registry.write_table(&mut text).is_ok());
@@ -437,5 +513,29 @@ mod tests {
         assert!(rows.next().is_none());
         fx.registry.release(fx.dev(), "test done");
         assert_eq!(fx.bound(), 0);
+    }
+
+    #[test]
+    fn no_pool_while_someone_else_publishes() {
+        let Some(fx) = Fixture::new(c_str!("hv_pci_swiotlb_test_elsewhere")) else {
+            return;
+        };
+        // Someone else publishes in virtio-pci's directory: a publication made here, or the
+        // running driver's own when it was loaded with test_mode=1.
+        let _other = match Publication::new(true, 0, MIN_SLICE) {
+            Ok(p) => Some(p),
+            Err(e) if e == EEXIST => None,
+            Err(_) => {
+                skip(c_str!("no virtio-pci driver to publish in"));
+                return;
+            }
+        };
+        let virtio = facts(VIRTIO_VENDOR, Some(VIRTIO_PCI_DRIVER), false);
+        // The first bind finds the range taken, the next ones remember it.
+        fx.registry.bind(fx.dev(), &virtio);
+        assert_eq!(fx.bound(), 0);
+        fx.registry.bind(fx.dev(), &virtio);
+        assert_eq!(fx.bound(), 0);
+        assert_eq!(fx.registry.publish(), Err(EEXIST));
     }
 }

@@ -155,13 +155,11 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         Registry::new(test_mode, layout, pools, base, size),
         GFP_KERNEL,
     )?;
-    let target = if test_mode { "virtio-pci" } else { "hv_pci" };
+    let target = devices::target(test_mode);
     match registry.publish() {
         Ok(()) => {}
         Err(e) if e == EEXIST => {
-            pr_info!(
-                "{target} already publishes swiotlb_base: the kernel has its own pools; idle\n"
-            );
+            devices::log_published_elsewhere(test_mode);
             return Ok(None);
         }
         Err(e) if e == ENXIO => {

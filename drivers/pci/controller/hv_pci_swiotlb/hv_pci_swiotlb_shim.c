@@ -388,6 +388,8 @@ late_initcall_sync(hvps_late_initcall);
 static phys_addr_t hvps_pub_base;
 static size_t hvps_pub_size;
 static struct device_driver *hvps_pub_drv;
+/* Serialises publishers: the registry, and KUnit tests beside it. */
+static DEFINE_MUTEX(hvps_pub_lock);
 
 static ssize_t swiotlb_base_show(struct device_driver *drv, char *buf)
 {
@@ -441,9 +443,11 @@ static const struct bus_type *hvps_vmbus_bus(void)
  *
  * Both targets go through the same lookup and file creation.
  *
+ * Context: process context.
  * Return: 0; -ENXIO if there is no vmbus (not a Hyper-V guest); -ENODEV if
  * the driver is not registered (yet); -EEXIST if the files already exist
- * (the running kernel's hv_pci publishes its own); another negative errno.
+ * (the running kernel's hv_pci publishes its own) or this module published
+ * already; another negative errno.
  */
 int hvps_publish(bool test_mode, phys_addr_t base, size_t size)
 {
@@ -452,6 +456,13 @@ int hvps_publish(bool test_mode, phys_addr_t base, size_t size)
 	struct device_driver *drv;
 	int ret;
 
+	guard(mutex)(&hvps_pub_lock);
+	/*
+	 * One range at a time: a second caller must neither change the
+	 * values the files show nor try to create them again.
+	 */
+	if (hvps_pub_drv)
+		return -EEXIST;
 	if (!bus)
 		return -ENXIO;
 	drv = driver_find(name, bus);
@@ -484,8 +495,10 @@ err_put:
  */
 void hvps_unpublish(void)
 {
-	struct device_driver *drv = hvps_pub_drv;
+	struct device_driver *drv;
 
+	guard(mutex)(&hvps_pub_lock);
+	drv = hvps_pub_drv;
 	if (!drv)
 		return;
 	driver_remove_file(drv, &driver_attr_swiotlb_size);
