@@ -53,6 +53,20 @@ check "security: module parameters are read-only" \
 check "debugfs: layout is per-device" expect_eq per-device cat $DBG/layout
 check "debugfs: no device had a pool before (all were bound already)" expect_eq 0 table_devices
 
+# --- devices bound before the load are named, once, with how to move them ----------
+prebound_named() { # each DMA-API device is named once, nothing else is
+	local d n
+	for d in $BLK0 $BLK1 $NET0 $(pci_of_tag hvshare); do
+		n=$(dmesg | grep -c "$d: bound before hv_pci_swiotlb started: keeps the default SWIOTLB pool")
+		[ "$n" = 1 ] || { echo "$d named $n times"; return 1; }
+	done
+	n=$(dmesg | grep -c ': bound before hv_pci_swiotlb started')
+	[ "$n" = 4 ] || { echo "$n devices named, want 4"; dmesg | grep 'bound before'; return 1; }
+}
+check "prebound: blk0, blk1, net0 and the share are named once, the control NIC not" prebound_named
+check "prebound: one line says how to move them (unbind, bind in sysfs)" expect_eq 1 \
+	sh -c "dmesg | grep -c '4 device(s) bound before this driver started keep the default SWIOTLB pool; .*echo <device> >$VIRTIO_PCI/unbind; echo <device> >$VIRTIO_PCI/bind\$'"
+
 # --- one pool per device --------------------------------------------------------
 for d in $NET0 $NET1 $BLK0 $BLK1; do rebind "$d"; done
 sleep 1
@@ -162,6 +176,8 @@ echo "$BLK0" >$VIRTIO_PCI/unbind
 check "rebind: unbind releases the pool" no_pool $BLK0
 echo "$BLK0" >$VIRTIO_PCI/bind
 check "rebind: bind attaches again" has_pool $BLK0
+check "rebind: a rebound device is not named as bound before the load again" \
+	expect_eq 1 sh -c "dmesg | grep -c '$BLK0: bound before hv_pci_swiotlb started'"
 
 # --- the table while a device comes and goes ----------------------------------------
 # Readers of the table do not wait for unbind: each row names the driver the device

@@ -19,7 +19,9 @@ use crate::{
 };
 use core::fmt::{self, Write};
 use kernel::{
+    bindings,
     device::Device,
+    ffi::{c_int, c_void},
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
@@ -179,12 +181,12 @@ impl Registry {
 
     /// What the attach policy needs to know about `dev`.
     ///
-    /// Only for the bus notifier, which holds the device lock: the driver name borrows from the
-    /// driver bound or binding to `dev`, which the lock keeps.
+    /// Only for callers that hold the device lock (the bus notifier, [`Self::report_prebound`]):
+    /// the driver name borrows from the driver bound or binding to `dev`, which the lock keeps.
     fn facts(dev: &Device) -> DeviceFacts<'_> {
         let mut raw = shim::DevFacts::default();
-        // SAFETY: `dev` is a PCI device (the notifier is on the PCI bus) that the bus keeps
-        // alive during the event, and its lock is held; `raw` is writable.
+        // SAFETY: `dev` is a PCI device (both callers walk the PCI bus) that is alive for the
+        // call, and its lock is held; `raw` is writable.
         unsafe { shim::hvps_dev_facts(raw_device(dev), &mut raw) };
         DeviceFacts {
             vendor: raw.vendor,
@@ -333,6 +335,56 @@ impl Registry {
         }
     }
 
+    /// Logs the devices that keep the default pool because virtio-pci bound them before this
+    /// driver started, and how to move them to a pool of their own: bind them again.
+    ///
+    /// Call it once, after the bus notifier is registered: a device bound from then on either
+    /// has a pool already or gets one (or a log line saying why not) from its own events.
+    pub(crate) fn report_prebound(&self) {
+        let mut walk = PreboundWalk {
+            registry: self,
+            count: 0,
+        };
+        // SAFETY: `prebound_one` takes `data` as the `PreboundWalk` it is given here, which
+        // outlives the call.
+        unsafe {
+            shim::hvps_walk_pci_devs(
+                Some(prebound_one),
+                core::ptr::from_mut(&mut walk).cast::<c_void>(),
+            )
+        };
+        if walk.count > 0 {
+            pr_info!(
+                "{} device(s) bound before this driver started keep the default SWIOTLB pool; \
+                 to give one its own pool, bind it again (it stops for a moment): \
+                 echo <device> >/sys/bus/pci/drivers/{drv}/unbind; \
+                 echo <device> >/sys/bus/pci/drivers/{drv}/bind\n",
+                walk.count,
+                drv = VIRTIO_PCI_DRIVER_NAME
+            );
+        }
+    }
+
+    /// Whether `dev`, whose lock the caller holds, would have a pool had it bound after this
+    /// driver started, and has none.
+    fn is_prebound(&self, dev: &Device) -> bool {
+        if !wants_pool(&Self::facts(dev), self.test_mode) {
+            return false;
+        }
+        if self
+            .bindings
+            .lock()
+            .list
+            .iter()
+            .any(|x| core::ptr::eq(&*x.dev, dev))
+        {
+            return false;
+        }
+        // A device whose virtio driver does not use the DMA API would give its pool back.
+        // SAFETY: `dev` is bound to virtio-pci (`wants_pool` checked) and its lock is held.
+        unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) != 0 }
+    }
+
     /// Writes the per-device table of the debugfs file `devices`.
     pub(crate) fn write_table(&self, f: &mut impl Write) -> fmt::Result {
         writeln!(
@@ -364,6 +416,33 @@ impl Registry {
     pub(crate) fn layout(&self) -> Layout {
         self.layout
     }
+}
+
+/// The state of [`Registry::report_prebound`] while it walks the PCI bus.
+struct PreboundWalk<'a> {
+    registry: &'a Registry,
+    count: usize,
+}
+
+/// Called by `hvps_walk_pci_devs` for each PCI device, with its lock held.
+///
+/// # Safety
+///
+/// `dev` is a live device whose lock the caller holds; `data` points to the [`PreboundWalk`] of
+/// the running [`Registry::report_prebound`], used by nothing else during the call.
+unsafe extern "C" fn prebound_one(dev: *mut bindings::device, data: *mut c_void) -> c_int {
+    // SAFETY: as required of the caller.
+    let walk = unsafe { &mut *data.cast::<PreboundWalk<'_>>() };
+    // SAFETY: `dev` is live for the call (the bus iterator holds a reference).
+    let dev = unsafe { Device::from_raw(dev) };
+    if walk.registry.is_prebound(dev) {
+        dev_info!(
+            dev,
+            "bound before hv_pci_swiotlb started: keeps the default SWIOTLB pool until bound again\n"
+        );
+        walk.count += 1;
+    }
+    0
 }
 
 impl BusEvents for Registry {

@@ -179,11 +179,12 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
     let debugfs = Debugfs::new(&registry)?;
     // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
     let pci_bus = unsafe { &bindings::pci_bus_type };
+    let (notified, kept) = (registry.clone(), registry.clone());
     let active = KBox::pin_init(
         try_pin_init!(Active {
-            notifier <- BusNotifier::new(pci_bus, registry.clone()),
+            notifier <- BusNotifier::new(pci_bus, notified),
             _debugfs: debugfs,
-            _registry: registry,
+            _registry: kept,
         }),
         GFP_KERNEL,
     )?;
@@ -200,6 +201,9 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
             ""
         }
     );
+    // With the notifier in place, every device bound from now on is taken care of; name the
+    // ones bound before.
+    registry.report_prebound();
     Ok(Some(active))
 }
 

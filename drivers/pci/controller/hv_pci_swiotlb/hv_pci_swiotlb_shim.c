@@ -536,8 +536,8 @@ static bool hvps_behind_hv_pci(struct device *dev)
  * @facts: filled in; facts->driver points to the name of the driver bound
  *	or binding to @dev, valid as long as the caller holds the device lock
  *
- * Context: the device lock is held (bus notifier), so @dev's driver is
- * fixed; it is still loaded only once.
+ * Context: the device lock is held (bus notifier, or hvps_walk_pci_devs()),
+ * so @dev's driver is fixed; it is still loaded only once.
  */
 void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts)
 {
@@ -549,6 +549,41 @@ void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts)
 	facts->device = pdev->device;
 	facts->driver = drv ? drv->name : NULL;
 	facts->behind_hv_pci = hvps_behind_hv_pci(dev);
+}
+
+struct hvps_each {
+	device_iter_t fn;
+	void *data;
+};
+
+static int hvps_each_locked(struct device *dev, void *data)
+{
+	struct hvps_each *each = data;
+	int ret;
+
+	device_lock(dev);
+	ret = each->fn(dev, each->data);
+	device_unlock(dev);
+	return ret;
+}
+
+/**
+ * hvps_walk_pci_devs() - call @fn for each PCI device, under its lock
+ * @fn: called with the device locked; a non-zero return stops the walk
+ * @data: passed to @fn
+ *
+ * The walk is over the bus's list, whose iterator does not hold up an
+ * unbind; a driver's list of bound devices would, and so could deadlock
+ * against the device lock.
+ *
+ * Context: process context, no device lock held.
+ * Return: the first non-zero return of @fn, or 0.
+ */
+int hvps_walk_pci_devs(device_iter_t fn, void *data)
+{
+	struct hvps_each each = { .fn = fn, .data = data };
+
+	return bus_for_each_dev(&pci_bus_type, NULL, &each, hvps_each_locked);
 }
 
 static int hvps_virtio_child(struct device *child, void *data)

@@ -52,6 +52,7 @@ void *hvps_early_take(phys_addr_t *base, size_t *size);
 int hvps_publish(bool test_mode, phys_addr_t base, size_t size);
 void hvps_unpublish(void);
 void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts);
+int hvps_walk_pci_devs(int (*fn)(struct device *dev, void *data), void *data);
 int hvps_virtio_dma_api(struct device *dev);
 bool hvps_module_get(void);
 void hvps_module_put(void);

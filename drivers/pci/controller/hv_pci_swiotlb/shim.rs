@@ -5,7 +5,11 @@
 //! Only the small safe types of this driver ([`crate::core_api`], [`crate::reservation`],
 //! [`crate::pool`]) call these; see the C file for each function's contract.
 
-use kernel::{bindings, ffi::c_char, ffi::c_int, prelude::*};
+use kernel::{
+    bindings,
+    ffi::{c_char, c_int, c_void},
+    prelude::*,
+};
 
 /// `struct io_tlb_mem`, opaque to Rust: the kernel crate's bindings do not include
 /// `linux/swiotlb.h`, and the driver never looks inside.
@@ -79,6 +83,10 @@ extern "C" {
     pub(crate) fn hvps_publish(test_mode: bool, base: bindings::phys_addr_t, size: usize) -> c_int;
     pub(crate) fn hvps_unpublish();
     pub(crate) fn hvps_dev_facts(dev: *mut bindings::device, facts: *mut DevFacts);
+    pub(crate) fn hvps_walk_pci_devs(
+        f: Option<unsafe extern "C" fn(dev: *mut bindings::device, data: *mut c_void) -> c_int>,
+        data: *mut c_void,
+    ) -> c_int;
     pub(crate) fn hvps_virtio_dma_api(dev: *mut bindings::device) -> c_int;
     pub(crate) fn hvps_module_get() -> bool;
     pub(crate) fn hvps_module_put();
