@@ -227,6 +227,31 @@ sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(missing-patch): /' "$work/ktap-m
 	>"$work/ktap-missing.named"
 results_from "$work/ktap-missing.named"
 
+# A direct caller of the pool API (the bench module) builds and links against
+# the kernel without it: the API's stubs follow CONFIG_SWIOTLB_DEVICE_POOL.
+if make -s -C "$nopool" M="$TOP/tests/bench" MO="$work/bench-nopool" LLVM=-19 modules \
+	>"$work/bench-nopool.log" 2>&1; then
+	case_result ok "build: a direct caller of the pool API builds without CONFIG_SWIOTLB_DEVICE_POOL"
+else
+	case_result fail "build: a direct caller of the pool API builds without CONFIG_SWIOTLB_DEVICE_POOL" \
+		"$work/bench-nopool.log"
+fi
+
+# Layouts other than the default, on other CPU counts: pools of 20 MiB
+# (max_devices=3) with an area per CPU on 4 vCPUs, and pools of 18 MiB
+# (size=100M, max_devices=5) on one vCPU; every CPU does direct I/O at once.
+# The KUnit suites run again at load, with 4 CPUs' worth of areas.
+layouts() { # layouts NAME CPUS MAXDEV [SIZE]
+	GUEST_CPUS=$2 guest_cases "$1" "$build" \
+		"MOD=$mod MAXDEV=$3 SIZE=${4:-} bash tests/guest/layouts.sh"
+	python3 "$TOP/tests/ktap.py" "$work/$1/dmesg-load.txt" --no-skip "${SUITES[@]}" \
+		>"$work/ktap-$1.txt"
+	sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($1): /" "$work/ktap-$1.txt" >"$work/ktap-$1.named"
+	results_from "$work/ktap-$1.named"
+}
+layouts layouts-3dev-4cpu 4 3
+layouts layouts-5dev-1cpu 1 5 100M
+
 # A boot value longer than the built-in driver's 31-character buffer: what is
 # left (0x...4000000, 64 MiB) must not be taken for what was asked (64 GiB).
 bad_boot 4 0x00000000000000000000004000000K \

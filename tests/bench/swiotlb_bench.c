@@ -235,7 +235,10 @@ static int set_layout(enum layout l)
 			mem = pools[BENCH_MAX_DEV - 1];
 		else if (l == PERDEV)
 			mem = pools[i];
+		/* The core changes a device's pool only under its lock. */
+		device_lock(&devs[i]->dev);
 		ret = swiotlb_dev_set_pool(&devs[i]->dev, mem);
+		device_unlock(&devs[i]->dev);
 		if (ret)
 			return ret;
 	}

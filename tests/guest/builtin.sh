@@ -25,3 +25,9 @@ io() {
 	[ "$(pool_col $BLK0 8)" -gt "$m0" ]
 }
 check "builtin: blk0 bounces through its pool" io
+# swiotlb's debugfs directory exists before device_initcall, so built-in pools
+# are where the admin guide says, next to the default pool's files.
+check "builtin: pools are in swiotlb's debugfs directory" \
+	sh -c 'test -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-0 &&
+		test -f /sys/kernel/debug/swiotlb/io_tlb_nslabs &&
+		! ls -d /sys/kernel/debug/hv_pci_swiotlb-* 2>/dev/null'

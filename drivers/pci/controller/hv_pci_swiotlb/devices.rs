@@ -13,7 +13,7 @@
 use crate::{
     notifier::{BusEvent, BusEvents},
     params::Layout,
-    pool::{raw_device, Attachment, Pool},
+    pool::{raw_device, Attachment, DeviceGuard, Locked, Pool},
     publish::Publication,
     shim, slices,
 };
@@ -201,15 +201,16 @@ impl Registry {
 
     /// Handles a driver about to bind to `dev`: a pool if the policy wants one for the device
     /// and the range is published.
-    fn bind(&self, dev: &Device, facts: &DeviceFacts<'_>) {
+    fn bind(&self, locked: &Locked<'_>, facts: &DeviceFacts<'_>) {
         if !wants_pool(facts, self.test_mode) {
             return;
         }
+        let dev = locked.device();
         let mut b = self.bindings.lock();
         let elsewhere = matches!(b.published, Published::Elsewhere);
         match self.publish_locked(&mut b) {
             // `wants_pool` matched the driver name, so this is the driver binding.
-            Ok(()) => self.attach(&mut b, dev, VIRTIO_PCI_DRIVER_NAME),
+            Ok(()) => self.attach(&mut b, locked, VIRTIO_PCI_DRIVER_NAME),
             Err(e) if e == EEXIST => {
                 if !elsewhere {
                     dev_info!(
@@ -227,8 +228,9 @@ impl Registry {
         }
     }
 
-    /// Gives `dev`, about to bind to `driver`, a pool.
-    fn attach(&self, b: &mut Bindings, dev: &Device, driver: &'static str) {
+    /// Gives the locked device, about to bind to `driver`, a pool.
+    fn attach(&self, b: &mut Bindings, locked: &Locked<'_>, driver: &'static str) {
+        let dev = locked.device();
         if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
             return;
         }
@@ -245,8 +247,16 @@ impl Registry {
             );
             return;
         };
+        // Room first: once attached, the binding must not be lost to a failed allocation.
+        if let Err(e) = b.list.reserve(1, GFP_KERNEL) {
+            dev_err!(
+                dev,
+                "out of memory ({e:?}): keeping the default SWIOTLB pool\n"
+            );
+            return;
+        }
         let pool = &self.pools[slice];
-        let attachment = match pool.attach(dev) {
+        let attachment = match pool.attach(locked) {
             Ok(a) => a,
             Err(e) => {
                 dev_warn!(
@@ -256,21 +266,17 @@ impl Registry {
                 return;
             }
         };
-        if let Err(e) = b.list.push(
-            Binding {
+        if b.list
+            .push_within_capacity(Binding {
                 dev: dev.into(),
                 driver,
                 slice,
                 attachment,
                 module,
-            },
-            GFP_KERNEL,
-        ) {
-            // Dropping the binding detaches again (nothing is mapped yet).
-            dev_err!(
-                dev,
-                "out of memory ({e:?}): keeping the default SWIOTLB pool\n"
-            );
+            })
+            .is_err()
+        {
+            // Unreachable: room was reserved above, under the same lock.
             return;
         }
         dev_info!(
@@ -286,7 +292,8 @@ impl Registry {
         );
     }
 
-    fn release(&self, dev: &Device, why: &str) {
+    fn release(&self, locked: &Locked<'_>, why: &str) {
+        let dev = locked.device();
         let mut b = self.bindings.lock();
         let Some(i) = b.list.iter().position(|x| core::ptr::eq(&*x.dev, dev)) else {
             return;
@@ -301,7 +308,7 @@ impl Registry {
             return;
         };
         drop(b);
-        match attachment.detach() {
+        match attachment.detach(locked) {
             Ok(()) => dev_info!(dev, "SWIOTLB pool {slice} released ({why})\n"),
             Err((attachment, e)) => {
                 // Still mapping: the pool and the module stay with the device for good rather
@@ -326,10 +333,13 @@ impl Registry {
                     .map(|x| x.dev.clone())
             };
             match dev {
-                Some(dev) => self.release(
-                    &dev,
-                    "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
-                ),
+                Some(dev) => {
+                    let guard = DeviceGuard::lock(&dev);
+                    self.release(
+                        &guard.locked(),
+                        "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
+                    );
+                }
                 None => return,
             }
         }
@@ -447,20 +457,24 @@ unsafe extern "C" fn prebound_one(dev: *mut bindings::device, data: *mut c_void)
 
 impl BusEvents for Registry {
     fn event(&self, event: BusEvent, dev: &Device) {
+        // SAFETY: the driver core holds the device lock for every driver event (really_probe()
+        // and device_release_driver()) while it calls the notifier chain.
+        let locked = || unsafe { Locked::assume(dev) };
         match event {
-            BusEvent::BindDriver => self.bind(dev, &Self::facts(dev)),
+            BusEvent::BindDriver => self.bind(&locked(), &Self::facts(dev)),
             BusEvent::BoundDriver => {
                 // SAFETY: `dev` is bound to virtio-pci (or not ours); the device lock is held.
                 if unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) } == 0 {
                     self.release(
-                        dev,
+                        &locked(),
                         "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
                     );
                 }
             }
-            BusEvent::UnboundDriver => self.release(dev, "driver unbound"),
-            BusEvent::DriverNotBound => self.release(dev, "driver failed to bind"),
-            BusEvent::DelDevice => self.release(dev, "device removed"),
+            BusEvent::UnboundDriver => self.release(&locked(), "driver unbound"),
+            // A device that goes away is unbound first (device_del()), and that releases its
+            // pool: at BUS_NOTIFY_DEL_DEVICE its driver is still bound and may map.
+            BusEvent::DriverNotBound => self.release(&locked(), "driver failed to bind"),
         }
     }
 }
@@ -575,11 +589,15 @@ mod tests {
         let Some(fx) = Fixture::new(c_str!("hv_pci_swiotlb_test_table")) else {
             return;
         };
-        fx.registry.attach(
-            &mut fx.registry.bindings.lock(),
-            fx.dev(),
-            VIRTIO_PCI_DRIVER_NAME,
-        );
+        {
+            // As the driver core holds it at BUS_NOTIFY_BIND_DRIVER.
+            let guard = DeviceGuard::lock(fx.dev());
+            fx.registry.attach(
+                &mut fx.registry.bindings.lock(),
+                &guard.locked(),
+                VIRTIO_PCI_DRIVER_NAME,
+            );
+        }
         assert_eq!(fx.bound(), 1);
         let mut text = Text(KVec::new());
         assert!(fx.registry.write_table(&mut text).is_ok());
@@ -590,7 +608,8 @@ mod tests {
         let driver = rows.next().and_then(|row| row.split_whitespace().nth(1));
         assert_eq!(driver, Some(VIRTIO_PCI_DRIVER_NAME));
         assert!(rows.next().is_none());
-        fx.registry.release(fx.dev(), "test done");
+        fx.registry
+            .release(&DeviceGuard::lock(fx.dev()).locked(), "test done");
         assert_eq!(fx.bound(), 0);
     }
 
@@ -611,10 +630,12 @@ mod tests {
         };
         let virtio = facts(VIRTIO_VENDOR, Some(VIRTIO_PCI_DRIVER), false);
         // The first bind finds the range taken, the next ones remember it.
-        fx.registry.bind(fx.dev(), &virtio);
+        let guard = DeviceGuard::lock(fx.dev());
+        fx.registry.bind(&guard.locked(), &virtio);
         assert_eq!(fx.bound(), 0);
-        fx.registry.bind(fx.dev(), &virtio);
+        fx.registry.bind(&guard.locked(), &virtio);
         assert_eq!(fx.bound(), 0);
+        drop(guard);
         assert_eq!(fx.registry.publish(), Err(EEXIST));
     }
 }

@@ -50,6 +50,8 @@ static_assert(offsetof(struct hvps_pool_stats, nareas) ==
 #endif
 
 static struct {
+	unsigned int (*geometry)(size_t size, unsigned int nareas,
+				 unsigned long *nslabs);
 	struct io_tlb_mem *(*create)(phys_addr_t base, size_t size,
 				     const char *name);
 	int (*destroy)(struct io_tlb_mem *mem);
@@ -70,6 +72,8 @@ static DEFINE_MUTEX(hvps_api_lock);
 
 static void hvps_api_release(void)
 {
+	if (hvps_api.geometry)
+		__symbol_put("swiotlb_pool_geometry");
 	if (hvps_api.create)
 		__symbol_put("swiotlb_create_pool");
 	if (hvps_api.destroy)
@@ -95,19 +99,21 @@ bool hvps_core_api_get(void)
 	mutex_lock(&hvps_api_lock);
 	if (!hvps_api_users) {
 #if IS_ENABLED(CONFIG_MODULES)
+		hvps_api.geometry = HVPS_SYMBOL_GET(swiotlb_pool_geometry);
 		hvps_api.create = HVPS_SYMBOL_GET(swiotlb_create_pool);
 		hvps_api.destroy = HVPS_SYMBOL_GET(swiotlb_destroy_pool);
 		hvps_api.set_pool = HVPS_SYMBOL_GET(swiotlb_dev_set_pool);
 		hvps_api.stats = HVPS_SYMBOL_GET(swiotlb_pool_get_stats);
 #elif IS_ENABLED(CONFIG_SWIOTLB_DEVICE_POOL)
 		/* Built into a kernel without modules: link directly. */
+		hvps_api.geometry = swiotlb_pool_geometry;
 		hvps_api.create = swiotlb_create_pool;
 		hvps_api.destroy = swiotlb_destroy_pool;
 		hvps_api.set_pool = swiotlb_dev_set_pool;
 		hvps_api.stats = swiotlb_pool_get_stats;
 #endif
-		ok = hvps_api.create && hvps_api.destroy && hvps_api.set_pool &&
-		     hvps_api.stats;
+		ok = hvps_api.geometry && hvps_api.create && hvps_api.destroy &&
+		     hvps_api.set_pool && hvps_api.stats;
 		if (!ok && IS_ENABLED(CONFIG_MODULES))
 			hvps_api_release();
 	}
@@ -127,6 +133,20 @@ void hvps_core_api_put(void)
 	    IS_ENABLED(CONFIG_MODULES))
 		hvps_api_release();
 	mutex_unlock(&hvps_api_lock);
+}
+
+/**
+ * hvps_pool_geometry() - swiotlb_pool_geometry(); the caller holds the API
+ * @size: bytes of a range
+ * @nareas: areas wanted
+ * @nslabs: set to the slots a pool over @size would use
+ *
+ * Return: the number of areas such a pool has, 0 if none fits.
+ */
+unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
+				unsigned long *nslabs)
+{
+	return hvps_api.geometry(size, nareas, nslabs);
 }
 
 /**
@@ -165,7 +185,8 @@ int hvps_pool_destroy(struct io_tlb_mem *mem)
  * @dev: the device
  * @mem: its new pool, or NULL for the default one
  *
- * Return: 0 or -EBUSY.
+ * Context: the device lock of @dev is held and its driver does not map.
+ * Return: 0, -EINVAL or -EBUSY.
  */
 int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem)
 {
@@ -241,6 +262,24 @@ void *hvps_reserve(size_t size, phys_addr_t *phys)
 void hvps_unreserve(phys_addr_t phys, size_t size)
 {
 	free_contig_range(PHYS_PFN(phys), size >> PAGE_SHIFT);
+}
+
+/**
+ * hvps_device_lock() - device_lock(), an inline function
+ * @dev: the device
+ */
+void hvps_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+/**
+ * hvps_device_unlock() - device_unlock(), an inline function
+ * @dev: the device, locked by hvps_device_lock()
+ */
+void hvps_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
 }
 
 /**

@@ -33,6 +33,8 @@ void hvps_late_recheck(void);
 
 bool hvps_core_api_get(void);
 void hvps_core_api_put(void);
+unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
+				unsigned long *nslabs);
 int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
 		     struct io_tlb_mem **mem);
 int hvps_pool_destroy(struct io_tlb_mem *mem);
@@ -42,6 +44,8 @@ void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats);
 void *hvps_reserve(size_t size, phys_addr_t *phys);
 void hvps_unreserve(phys_addr_t phys, size_t size);
 phys_addr_t hvps_virt_to_phys(const void *addr);
+void hvps_device_lock(struct device *dev);
+void hvps_device_unlock(struct device *dev);
 void hvps_kunit_skip(const char *reason);
 bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 const char *hvps_param_size(void);

@@ -24,8 +24,6 @@ pub(crate) enum BusEvent {
     UnboundDriver,
     /// Binding a driver failed.
     DriverNotBound,
-    /// The device is about to be removed.
-    DelDevice,
 }
 
 impl BusEvent {
@@ -36,7 +34,6 @@ impl BusEvent {
             bindings::bus_notifier_event_BUS_NOTIFY_BOUND_DRIVER => Self::BoundDriver,
             bindings::bus_notifier_event_BUS_NOTIFY_UNBOUND_DRIVER => Self::UnboundDriver,
             bindings::bus_notifier_event_BUS_NOTIFY_DRIVER_NOT_BOUND => Self::DriverNotBound,
-            bindings::bus_notifier_event_BUS_NOTIFY_DEL_DEVICE => Self::DelDevice,
             _ => return None,
         })
     }

@@ -42,6 +42,52 @@ pub(crate) fn live_pools() -> usize {
     LIVE_POOLS.load(Ordering::Relaxed)
 }
 
+/// Proof that the device lock of a device is held, which the core requires to change the
+/// device's pool.
+pub(crate) struct Locked<'a>(&'a Device);
+
+impl<'a> Locked<'a> {
+    /// Vouches for a lock the caller already holds, e.g. in a bus notifier's driver events.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the device lock of `dev` for as long as the result lives.
+    pub(crate) unsafe fn assume(dev: &'a Device) -> Self {
+        Self(dev)
+    }
+
+    /// The locked device.
+    pub(crate) fn device(&self) -> &'a Device {
+        self.0
+    }
+}
+
+/// The device lock of a device, held until dropped. Never take it where the driver core already
+/// holds it (bus notifiers, probe, remove): it is not recursive.
+pub(crate) struct DeviceGuard<'a>(&'a Device);
+
+impl<'a> DeviceGuard<'a> {
+    /// Takes the device lock of `dev`, sleeping until it is free.
+    pub(crate) fn lock(dev: &'a Device) -> Self {
+        // SAFETY: `dev` is a live device; the lock is released exactly once, in `drop`.
+        unsafe { shim::hvps_device_lock(raw_device(dev)) };
+        Self(dev)
+    }
+
+    /// The proof that the lock is held, for as long as the guard lives.
+    pub(crate) fn locked(&self) -> Locked<'_> {
+        // SAFETY: `self` holds the lock until it is dropped, and the result borrows `self`.
+        unsafe { Locked::assume(self.0) }
+    }
+}
+
+impl Drop for DeviceGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken in `lock`, released once here.
+        unsafe { shim::hvps_device_unlock(raw_device(self.0)) };
+    }
+}
+
 /// Returns the C `struct device` behind `dev`.
 pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
     // CAST: `Device` is `#[repr(transparent)]` over `Opaque<bindings::device>`, which is itself
@@ -88,7 +134,17 @@ impl Pool {
         // SAFETY: the API is referenced by `api`; `name` is NUL-terminated and only read during
         // the call; `mem` is a valid place for the result. The range is memory we own for as
         // long as the pool holds `backing`.
-        to_result(unsafe { shim::hvps_pool_create(base, size, name.as_char_ptr(), &mut mem) })?;
+        match to_result(unsafe { shim::hvps_pool_create(base, size, name.as_char_ptr(), &mut mem) })
+        {
+            Ok(()) => {}
+            Err(e) if e == EIO => {
+                // Part of the range may still be shared with the host: never give it back.
+                pr_err!("pool at {base:#x}: memory shared with the host is leaked\n");
+                core::mem::forget(backing.clone());
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
         let mem = NonNull::new(mem).ok_or(ENOMEM)?;
         LIVE_POOLS.fetch_add(1, Ordering::Relaxed);
         let pool = Self {
@@ -151,13 +207,16 @@ impl Pool {
         core::ptr::eq(cur, self.mem.as_ptr())
     }
 
-    /// Points `dev` at this pool until the returned [`Attachment`] is dropped.
+    /// Points the locked device at this pool until the returned [`Attachment`] is detached.
     ///
-    /// Call it only while nothing maps through `dev`, e.g. before a driver binds to it. Fails
-    /// with `EBUSY` if `dev` still has bounce buffers in the pool it uses now.
-    pub(crate) fn attach(self: &Arc<Self>, dev: &Device) -> Result<Attachment> {
-        // SAFETY: the pool stays alive as long as the attachment, which holds a reference to it
-        // and to `dev`; the caller guarantees that nothing maps through `dev` concurrently.
+    /// Call it only while nothing maps through the device: before its driver's probe runs
+    /// (`BUS_NOTIFY_BIND_DRIVER`). Fails with `EBUSY` if the device still has bounce buffers in
+    /// the pool it uses now, or has a pool the core does not let go (a restricted DMA pool).
+    pub(crate) fn attach(self: &Arc<Self>, locked: &Locked<'_>) -> Result<Attachment> {
+        let dev = locked.device();
+        // SAFETY: the device lock is held (`locked`); the pool stays alive as long as the
+        // attachment, which holds a reference to it and to `dev`; the caller guarantees that
+        // nothing maps through `dev` concurrently.
         to_result(unsafe { shim::hvps_dev_set_pool(raw_device(dev), self.mem.as_ptr()) })?;
         Ok(Attachment {
             dev: Some(dev.into()),
@@ -186,43 +245,49 @@ impl Drop for Pool {
     }
 }
 
-/// A device pointed at a [`Pool`]; dropping it points the device back at the default pool.
+/// A device pointed at a [`Pool`]; [`Attachment::detach`] points it back at the default pool.
+///
+/// Dropping an attachment that is still attached cannot take the device lock (the driver core
+/// may hold it), so it leaves the device with the pool and leaks the pool, loudly.
 pub(crate) struct Attachment {
     dev: Option<ARef<Device>>,
     pool: Arc<Pool>,
 }
 
 impl Attachment {
-    /// Returns the device to the default pool now.
+    /// Returns the locked device, which must be this attachment's, to the default pool now.
     ///
-    /// Fails with `EBUSY`, handing the attachment back, while the device has bounce buffers
-    /// mapped in the pool.
-    pub(crate) fn detach(mut self) -> core::result::Result<(), (Self, Error)> {
-        match self.set_default() {
-            Ok(()) => Ok(()),
-            Err(e) => Err((self, e)),
-        }
-    }
-
-    fn set_default(&mut self) -> Result {
+    /// Call it only while nothing maps through the device: after its driver's remove, or while
+    /// the bound driver does not use the DMA API for it. Fails with `EBUSY`, handing the
+    /// attachment back, while the device has bounce buffers mapped in the pool, and with
+    /// `EINVAL` for another device.
+    pub(crate) fn detach(mut self, locked: &Locked<'_>) -> core::result::Result<(), (Self, Error)> {
         let Some(dev) = self.dev.as_ref() else {
             return Ok(());
         };
-        // SAFETY: `dev` is a live device we hold a reference to; NULL selects the default pool.
-        to_result(unsafe { shim::hvps_dev_set_pool(raw_device(dev), core::ptr::null_mut()) })?;
-        self.dev = None;
-        Ok(())
+        if !core::ptr::eq(&**dev, locked.device()) {
+            return Err((self, EINVAL));
+        }
+        // SAFETY: `dev` is live (we hold a reference) and locked (`locked`); NULL selects the
+        // default pool.
+        let ret = unsafe { shim::hvps_dev_set_pool(raw_device(dev), core::ptr::null_mut()) };
+        match to_result(ret) {
+            Ok(()) => {
+                self.dev = None;
+                Ok(())
+            }
+            Err(e) => Err((self, e)),
+        }
     }
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        if let Err(e) = self.set_default() {
-            // The device still maps through the pool: keep the pool alive for good.
+        if self.dev.is_some() {
+            // The device still points at the pool: keep the pool alive for good.
             pr_err!(
-                "device still has bounce buffers in the pool at {:#x} ({:?}); leaking the pool\n",
-                self.pool.base(),
-                e
+                "a device was left with the pool at {:#x}; leaking the pool\n",
+                self.pool.base()
             );
             core::mem::forget(self.pool.clone());
         }
@@ -232,8 +297,13 @@ impl Drop for Attachment {
 #[kunit_tests(hv_pci_swiotlb_pool)]
 mod tests {
     use super::*;
+    use crate::{
+        params::{Layout, MAX_DEVICES, MAX_SIZE},
+        reservation::RESERVATION_ALIGN,
+        slices::{SlicePlan, MIN_SLICE},
+    };
     use core::marker::PhantomData;
-    use kernel::{c_str, dma::DataDirection, faux};
+    use kernel::{c_str, dma::DataDirection, faux, ffi::c_int};
 
     const MIB: usize = 1 << 20;
 
@@ -276,6 +346,28 @@ mod tests {
 
         fn dev(&self) -> &Device {
             Self::device(&self.dev)
+        }
+
+        /// Attaches the fixture's device to `pool` under its device lock, as the driver core
+        /// would hold it at `BUS_NOTIFY_BIND_DRIVER`.
+        fn attach(&self, pool: &Arc<Pool>) -> Attachment {
+            let guard = DeviceGuard::lock(self.dev());
+            pool.attach(&guard.locked()).expect("attach")
+        }
+
+        /// Detaches under the device lock.
+        fn detach(&self, att: Attachment) -> core::result::Result<(), (Attachment, Error)> {
+            let guard = DeviceGuard::lock(self.dev());
+            att.detach(&guard.locked())
+        }
+
+        /// Sets the device's pool with the raw core call, under the device lock.
+        fn set_pool_raw(&self, mem: *mut IoTlbMem) -> c_int {
+            let guard = DeviceGuard::lock(self.dev());
+            let dev = guard.locked().device();
+            // SAFETY: the device lock is held and nothing maps through the faux device; the
+            // core only compares `mem` with its own pools before it uses it.
+            unsafe { shim::hvps_dev_set_pool(raw_device(dev), mem) }
         }
 
         fn pool(&self, offset: usize, size: usize) -> Arc<Pool> {
@@ -358,7 +450,7 @@ mod tests {
             return;
         };
         let pool = fx.pool(MIB, MIB);
-        let att = pool.attach(fx.dev()).expect("attach");
+        let att = fx.attach(&pool);
         assert!(pool.is_used_by(fx.dev()));
 
         // To the device: the data shows up in the pool at the DMA address.
@@ -386,7 +478,7 @@ mod tests {
         }
         assert!(dst[..] == data[..]);
         assert_eq!(pool.stats().used, 0);
-        drop(att);
+        assert!(fx.detach(att).is_ok());
     }
 
     #[test]
@@ -395,7 +487,7 @@ mod tests {
             return;
         };
         let pool = fx.pool(0, MIB);
-        let att = pool.attach(fx.dev()).expect("attach");
+        let att = fx.attach(&pool);
         let mut buf = pattern(4096, 1);
         let map = Mapping::new(fx.dev(), &mut buf, DataDirection::ToDevice).expect("map");
         // SAFETY: deliberately calls the core on a pool in use; it must refuse and change
@@ -404,7 +496,7 @@ mod tests {
         assert_eq!(ret, EBUSY.to_errno());
         drop(map);
         assert_eq!(pool.stats().used, 0);
-        drop(att);
+        assert!(fx.detach(att).is_ok());
         // Unmapped and detached: dropping the pool destroys it for real.
         let before = live_pools();
         drop(pool);
@@ -419,19 +511,19 @@ mod tests {
         // SAFETY: reads the faux device's current (default) pool pointer.
         let default = unsafe { shim::hvps_dev_pool(raw_device(fx.dev())) };
         let pool = fx.pool(0, MIB);
-        let att = pool.attach(fx.dev()).expect("attach");
+        let att = fx.attach(&pool);
         assert!(pool.is_used_by(fx.dev()));
 
         // Not while a bounce buffer is mapped...
         let mut buf = pattern(4096, 2);
         let map = Mapping::new(fx.dev(), &mut buf, DataDirection::ToDevice).expect("map");
-        let (att, err) = att.detach().expect_err("detach with a live mapping");
+        let (att, err) = fx.detach(att).expect_err("detach with a live mapping");
         assert_eq!(err, EBUSY);
         assert!(pool.is_used_by(fx.dev()));
         drop(map);
 
         // ...but afterwards, back to exactly the pool it had before.
-        assert!(att.detach().is_ok());
+        assert!(fx.detach(att).is_ok());
         assert!(!pool.is_used_by(fx.dev()));
         // SAFETY: as above.
         let now = unsafe { shim::hvps_dev_pool(raw_device(fx.dev())) };
@@ -445,7 +537,7 @@ mod tests {
         };
         // One segment: 128 slots of 2 KiB, so exactly 64 page-sized bounce buffers.
         let pool = fx.pool(0, SEGMENT_SIZE);
-        let _att = pool.attach(fx.dev()).expect("attach");
+        let att = fx.attach(&pool);
         let mut buf = pattern(64 * 4096, 3);
         let mut extra = pattern(4096, 3);
         let mut maps = KVec::new();
@@ -463,23 +555,110 @@ mod tests {
         drop(maps);
         assert_eq!(pool.stats().used, 0);
         assert!(Mapping::new(fx.dev(), &mut extra, DataDirection::ToDevice).is_some());
+        assert!(fx.detach(att).is_ok());
     }
 
     #[test]
-    fn pool_has_an_area_per_cpu_while_segments_last() {
-        let Some(fx) = Fixture::new(2 * MIB) else {
+    fn areas_hold_whole_segments() {
+        // Every pool size from one segment to 24 MiB, on this guest's CPUs.
+        let Some(fx) = Fixture::new(24 * MIB) else {
             return;
         };
         // SAFETY: `nr_cpu_ids` is set once during early boot and only read afterwards.
-        let cpus = unsafe { bindings::nr_cpu_ids };
-        // An area per CPU (rounded up to a power of two, as for the default pool), but no
-        // more areas than segments: a mapping must fit in one area.
-        let want = cpus
-            .next_power_of_two()
-            .min((2 * MIB / SEGMENT_SIZE) as u32);
-        assert_eq!(fx.pool(0, 2 * MIB).stats().nareas, want);
-        assert_eq!(fx.pool(0, SEGMENT_SIZE).stats().nareas, 1);
-        assert_eq!(fx.pool(0, 3 * SEGMENT_SIZE).stats().nareas, want.min(2));
+        let want = unsafe { bindings::nr_cpu_ids }.next_power_of_two();
+        for segs in 1..=96 {
+            let size = segs * SEGMENT_SIZE;
+            let st = fx.pool(0, size).stats();
+            let slots = size / SLOT_SIZE;
+            // An area that ends inside a segment hands out the next area's slots.
+            assert!(st.nareas.is_power_of_two() && st.nareas <= want);
+            assert_eq!(st.nslabs % (st.nareas as usize * SEGMENT_SLOTS), 0);
+            assert!((slots - st.nslabs) * 16 <= slots);
+            assert_eq!((st.nareas, st.nslabs), fx.api.pool_geometry(size, want));
+        }
+        // The review's case: 3 segments cannot be split in 2 areas.
+        assert_eq!(fx.pool(0, 3 * SEGMENT_SIZE).stats().nareas, 1);
+    }
+
+    #[test]
+    fn every_slice_plan_has_whole_segment_areas() {
+        let Some(fx) = Fixture::new(2 * MIB) else {
+            return;
+        };
+        // Every (size, layout, max_devices) the parameters accept gives a slice size, a
+        // multiple of 2 MiB up to 1 GiB; check each size once for every CPU count.
+        let mut seen =
+            KVec::from_elem(false, MAX_SIZE / RESERVATION_ALIGN + 1, GFP_KERNEL).expect("buffer");
+        let mut plans = 0;
+        for total in (RESERVATION_ALIGN..=MAX_SIZE).step_by(RESERVATION_ALIGN) {
+            for layout in [Layout::PerDevice, Layout::Shared] {
+                for max_devices in 1..=MAX_DEVICES as usize {
+                    let Some(plan) = SlicePlan::new(total, layout, max_devices) else {
+                        continue;
+                    };
+                    plans += 1;
+                    assert!(plan.size >= MIN_SLICE && plan.count * plan.size <= total);
+                    assert_eq!(plan.size % RESERVATION_ALIGN, 0);
+                    seen[plan.size / RESERVATION_ALIGN] = true;
+                }
+            }
+        }
+        assert!(plans > 0);
+        for (i, _) in seen.iter().enumerate().filter(|(_, &s)| s) {
+            let size = i * RESERVATION_ALIGN;
+            let slots = size / SLOT_SIZE;
+            for cpus in 1..=64u32 {
+                let want = cpus.next_power_of_two();
+                let (areas, nslabs) = fx.api.pool_geometry(size, want);
+                assert!(areas.is_power_of_two() && areas <= want);
+                assert_eq!(nslabs % (areas as usize * SEGMENT_SLOTS), 0);
+                assert!((slots - nslabs) * 16 <= slots);
+                // 2 MiB slices are 8 segments: up to 8 areas nothing is left over.
+                if want <= 8 {
+                    assert_eq!((areas, nslabs), (want, slots));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn restricted_pool_is_kept() {
+        let Some(fx) = Fixture::new(2 * MIB) else {
+            return;
+        };
+        let raw = raw_device(fx.dev());
+        // A pool the core did not make, as a restricted DMA pool from firmware would be;
+        // never used for mapping.
+        let mut foreign = KVec::from_elem(0u8, 4096, GFP_KERNEL).expect("buffer");
+        // SAFETY: the faux device is ours and nothing maps through it; the original pool is
+        // put back right after the call.
+        let orig = unsafe {
+            core::ptr::replace(&raw mut (*raw).dma_io_tlb_mem, foreign.as_mut_ptr().cast())
+        };
+        let ret = fx.set_pool_raw(core::ptr::null_mut());
+        // SAFETY: as above.
+        unsafe { (*raw).dma_io_tlb_mem = orig };
+        assert_eq!(ret, EBUSY.to_errno());
+        // Not even its device count was touched.
+        assert!(foreign.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn foreign_pools_are_refused() {
+        let Some(fx) = Fixture::new(2 * MIB) else {
+            return;
+        };
+        // SAFETY: reads the faux device's current (default) pool pointer.
+        let default = unsafe { shim::hvps_dev_pool(raw_device(fx.dev())) };
+        let mut foreign = KVec::from_elem(0u8, 4096, GFP_KERNEL).expect("buffer");
+        let fake = foreign.as_mut_ptr().cast::<IoTlbMem>();
+        assert_eq!(fx.set_pool_raw(fake), EINVAL.to_errno());
+        // SAFETY: as above.
+        let now = unsafe { shim::hvps_dev_pool(raw_device(fx.dev())) };
+        assert!(core::ptr::eq(now, default));
+        // SAFETY: the core must refuse, without touching it, a pool it did not make.
+        assert_eq!(unsafe { shim::hvps_pool_destroy(fake) }, EINVAL.to_errno());
+        assert!(foreign.iter().all(|&b| b == 0));
     }
 
     #[test]
@@ -488,7 +667,7 @@ mod tests {
             return;
         };
         let pool = fx.pool(0, MIB);
-        let _att = pool.attach(fx.dev()).expect("attach");
+        let att = fx.attach(&pool);
         // SAFETY: `fx.dev()` is a live device.
         let max = unsafe { bindings::dma_max_mapping_size(raw_device(fx.dev())) };
         assert_eq!(max, SEGMENT_SIZE);
@@ -499,6 +678,7 @@ mod tests {
             .is_some_and(|m| pool.contains(m.addr, SEGMENT_SIZE)));
         drop(map);
         assert!(Mapping::new(fx.dev(), &mut buf, DataDirection::ToDevice).is_none());
+        assert!(fx.detach(att).is_ok());
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Default for DevFacts {
 extern "C" {
     pub(crate) fn hvps_core_api_get() -> bool;
     pub(crate) fn hvps_core_api_put();
+    pub(crate) fn hvps_pool_geometry(size: usize, nareas: u32, nslabs: *mut usize) -> u32;
     pub(crate) fn hvps_pool_create(
         base: bindings::phys_addr_t,
         size: usize,
@@ -75,6 +76,8 @@ extern "C" {
     pub(crate) fn hvps_reserve(size: usize, phys: *mut bindings::phys_addr_t) -> *mut u8;
     pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
+    pub(crate) fn hvps_device_lock(dev: *mut bindings::device);
+    pub(crate) fn hvps_device_unlock(dev: *mut bindings::device);
     pub(crate) fn hvps_param_size() -> *const c_char;
     pub(crate) fn hvps_param_size_too_long() -> bool;
     pub(crate) fn hvps_param_layout() -> *const c_char;

@@ -2,7 +2,7 @@
 
 //! How the reservation is cut into pools.
 
-use crate::{params::Layout, pool::SEGMENT_SIZE};
+use crate::{params::Layout, reservation::RESERVATION_ALIGN};
 use kernel::prelude::*;
 
 /// The smallest pool: a device's largest request must fit in its pool, or the request is
@@ -16,7 +16,8 @@ pub(crate) const MIN_SLICE: usize = 2 << 20;
 pub(crate) struct SlicePlan {
     /// Number of pools.
     pub(crate) count: usize,
-    /// Bytes per pool, a whole number of 256 KiB segments (the core ignores partial ones).
+    /// Bytes per pool, a whole number of 2 MiB: eight 256 KiB segments, so that a pool with
+    /// up to eight areas (one per CPU) uses all of it (an area holds whole segments).
     pub(crate) size: usize,
 }
 
@@ -35,7 +36,7 @@ impl SlicePlan {
         };
         Some(Self {
             count,
-            size: total / count / SEGMENT_SIZE * SEGMENT_SIZE,
+            size: total / count / RESERVATION_ALIGN * RESERVATION_ALIGN,
         })
     }
 
@@ -61,6 +62,7 @@ pub(crate) fn pick_slice(users: impl IntoIterator<Item = usize>) -> Option<usize
 #[kunit_tests(hv_pci_swiotlb_slices)]
 mod tests {
     use super::*;
+    use crate::pool::SEGMENT_SIZE;
 
     const MIB: usize = 1 << 20;
 
@@ -75,11 +77,14 @@ mod tests {
             }
         );
         assert_eq!(p.offset(3), 48 * MIB);
-        // Uneven sizes lose at most a segment per slice, never overlap or overflow.
+        // Uneven sizes lose less than 2 MiB per slice, never overlap or overflow.
         let p = SlicePlan::new(10 * MIB, Layout::PerDevice, 3).unwrap();
         assert_eq!(p.count, 3);
-        assert_eq!(p.size % SEGMENT_SIZE, 0);
+        assert_eq!(p.size, 2 * MIB);
         assert!(p.offset(p.count) <= 10 * MIB);
+        let p = SlicePlan::new(64 * MIB, Layout::PerDevice, 3).unwrap();
+        assert_eq!(p.size, 20 * MIB);
+        assert_eq!(p.size % (8 * SEGMENT_SIZE), 0);
     }
 
     #[test]
