@@ -92,7 +92,12 @@ qmp_server() {
 }
 qmp_server &
 qmp_pid=$!
-trap 'kill $qmp_pid 2>/dev/null' EXIT
+# timeout --foreground signals vng alone: a guest that outlived it would keep
+# its QEMU running. Every QEMU of this guest names $out on its command line.
+reap_qemu() {
+	pkill -KILL -f "qemu-system-x86_64 .*initmount0=${out#/}( |$)" 2>/dev/null || true
+}
+trap 'kill $qmp_pid 2>/dev/null; reap_qemu' EXIT
 
 rc=0
 timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
