@@ -220,6 +220,11 @@ bad_boot 1 '64M,' 'size "64M,": unexpected characters after the size'
 bad_boot 2 garbage 'size "garbage": not a size'
 bad_boot 3 4G 'size "4G": 4294967296 bytes is more than the 1024 MiB allowed'
 
+# Neither Hyper-V nor test mode: built in and as a module, nothing is reserved.
+guest_cases elsewhere-builtin "$builtin" "bash tests/guest/elsewhere.sh"
+GUEST_APPEND="kunit.enable=0" guest_cases elsewhere-module "$build" \
+	"MOD=$mod bash tests/guest/elsewhere.sh"
+
 guest_cases missing-patch "$nopool" "MOD=$mod bash tests/guest/missing-patch.sh"
 python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" "${SUITES[@]}" \
 	>"$work/ktap-missing.txt"

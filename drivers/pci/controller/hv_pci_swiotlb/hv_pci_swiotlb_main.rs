@@ -23,7 +23,7 @@ mod shim;
 mod size;
 mod slices;
 
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use core_api::CoreApi;
 use devices::Registry;
 use kernel::{bindings, c_str, debugfs, prelude::*, str::CString, sync::Arc};
@@ -103,10 +103,28 @@ struct HvPciSwiotlb {
     _api: Option<CoreApi>,
 }
 
+/// Whether the driver has anything to do here: on Hyper-V, or anywhere in test mode. Elsewhere
+/// (a distribution kernel with the driver built in, on bare metal or another hypervisor) it
+/// reserves nothing and stays idle, once it has said so.
+pub(crate) fn serves_this_machine() -> bool {
+    // SAFETY: no preconditions; the hypervisor is known from early boot.
+    if module_parameters::test_mode.value() || unsafe { shim::hvps_hyperv_guest() } {
+        return true;
+    }
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        pr_info!("not a Hyper-V guest (test_mode=1 serves QEMU guests): nothing reserved; idle\n");
+    }
+    false
+}
+
 /// Builds the pools and starts serving devices; [`None`] where the driver stays idle (the reason
 /// is logged).
 fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
     let test_mode = module_parameters::test_mode.value();
+    if !serves_this_machine() {
+        return Ok(None);
+    }
 
     // Built in, the range was reserved at core_initcall; as a module, now.
     let reservation = match Reservation::take_early() {
@@ -163,7 +181,7 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
             return Ok(None);
         }
         Err(e) if e == ENXIO => {
-            pr_info!("no vmbus: not a Hyper-V guest (test_mode=1 serves QEMU guests); idle\n");
+            pr_info!("no vmbus found: idle\n");
             return Ok(None);
         }
         Err(e) if e == ENODEV => {

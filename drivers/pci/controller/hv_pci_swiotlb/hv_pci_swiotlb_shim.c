@@ -26,6 +26,7 @@
 #include <linux/sysfs.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <asm/hypervisor.h>
 #include <asm/mshyperv.h>
 
 #include "hv_pci_swiotlb_shim.h"
@@ -367,6 +368,19 @@ const char *hvps_param_layout(void)
 }
 
 /* --- The early reservation of the built-in driver -------------------------- */
+
+/**
+ * hvps_hyperv_guest() - whether this kernel runs on Hyper-V
+ *
+ * Known from early boot (the hypervisor is detected in setup_arch()), so
+ * the built-in driver can decide at core_initcall.
+ *
+ * Return: true on Hyper-V (WSL 2 included).
+ */
+bool hvps_hyperv_guest(void)
+{
+	return hypervisor_is_type(X86_HYPER_MS_HYPERV);
+}
 
 static phys_addr_t hvps_early_base;
 static size_t hvps_early_size;

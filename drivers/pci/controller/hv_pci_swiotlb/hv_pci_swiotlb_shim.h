@@ -51,6 +51,7 @@ bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 const char *hvps_param_size(void);
 bool hvps_param_size_too_long(void);
 const char *hvps_param_layout(void);
+bool hvps_hyperv_guest(void);
 void hvps_early_set(phys_addr_t base, size_t size);
 void *hvps_early_take(phys_addr_t *base, size_t *size);
 int hvps_publish(bool test_mode, phys_addr_t base, size_t size);

@@ -81,6 +81,7 @@ extern "C" {
     pub(crate) fn hvps_param_size() -> *const c_char;
     pub(crate) fn hvps_param_size_too_long() -> bool;
     pub(crate) fn hvps_param_layout() -> *const c_char;
+    pub(crate) fn hvps_hyperv_guest() -> bool;
     pub(crate) fn hvps_early_set(base: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_early_take(base: *mut bindings::phys_addr_t, size: *mut usize) -> *mut u8;
     pub(crate) fn hvps_publish(test_mode: bool, base: bindings::phys_addr_t, size: usize) -> c_int;
