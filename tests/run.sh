@@ -220,6 +220,9 @@ bad_boot 1 '64M,' 'size "64M,": unexpected characters after the size'
 bad_boot 2 garbage 'size "garbage": not a size'
 bad_boot 3 4G 'size "4G": 4294967296 bytes is more than the 1024 MiB allowed'
 
+# Functions whose virtio driver binds after virtio-pci: decided at once.
+GUEST_APPEND="kunit.enable=0" guest_cases late-virtio "$build" "MOD=$mod bash tests/guest/late-virtio.sh"
+
 # Neither Hyper-V nor test mode: built in and as a module, nothing is reserved.
 guest_cases elsewhere-builtin "$builtin" "bash tests/guest/elsewhere.sh"
 GUEST_APPEND="kunit.enable=0" guest_cases elsewhere-module "$build" \

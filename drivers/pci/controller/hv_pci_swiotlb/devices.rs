@@ -13,7 +13,7 @@
 use crate::{
     notifier::{BusEvent, BusEvents},
     params::Layout,
-    pool::{raw_device, Attachment, DeviceGuard, Locked, Pool},
+    pool::{raw_device, Attachment, Locked, Pool},
     publish::Publication,
     shim, slices,
 };
@@ -320,31 +320,6 @@ impl Registry {
         }
     }
 
-    /// Releases the pools of devices that turned out not to use the DMA API, for devices whose
-    /// virtio driver was not bound yet when virtio-pci finished binding.
-    pub(crate) fn recheck(&self) {
-        loop {
-            let dev = {
-                let b = self.bindings.lock();
-                b.list
-                    .iter()
-                    // SAFETY: the device is alive (we hold a reference) and bound to virtio-pci.
-                    .find(|x| unsafe { shim::hvps_virtio_dma_api(raw_device(&x.dev)) } == 0)
-                    .map(|x| x.dev.clone())
-            };
-            match dev {
-                Some(dev) => {
-                    let guard = DeviceGuard::lock(&dev);
-                    self.release(
-                        &guard.locked(),
-                        "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
-                    );
-                }
-                None => return,
-            }
-        }
-    }
-
     /// Logs the devices that keep the default pool because virtio-pci bound them before this
     /// driver started, and how to move them to a pool of their own: bind them again.
     ///
@@ -463,6 +438,8 @@ impl BusEvents for Registry {
         match event {
             BusEvent::BindDriver => self.bind(&locked(), &Self::facts(dev)),
             BusEvent::BoundDriver => {
+                // Decided now for good: by the negotiated features if a virtio driver is bound
+                // to the function's virtio device, else by what the device offers.
                 // SAFETY: `dev` is bound to virtio-pci (or not ours); the device lock is held.
                 if unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) } == 0 {
                     self.release(
@@ -482,7 +459,9 @@ impl BusEvents for Registry {
 #[kunit_tests(hv_pci_swiotlb_devices)]
 mod tests {
     use super::*;
-    use crate::{core_api::CoreApi, reservation::Reservation, slices::MIN_SLICE};
+    use crate::{
+        core_api::CoreApi, pool::DeviceGuard, reservation::Reservation, slices::MIN_SLICE,
+    };
     use kernel::{c_str, faux};
 
     fn facts(vendor: u16, driver: Option<&'static [u8]>, hv: bool) -> DeviceFacts<'static> {

@@ -23,7 +23,7 @@ mod shim;
 mod size;
 mod slices;
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use core_api::CoreApi;
 use devices::Registry;
 use kernel::{bindings, c_str, debugfs, prelude::*, str::CString, sync::Arc};
@@ -189,11 +189,6 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         }
         Err(e) => return Err(e),
     }
-    if !cfg!(MODULE) {
-        // Leak a reference for the late recheck: a built-in driver never goes away.
-        let leaked = Arc::into_raw(registry.clone());
-        BUILTIN_REGISTRY.store(leaked.cast_mut(), Ordering::Release);
-    }
     let debugfs = Debugfs::new(&registry)?;
     // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
     let pci_bus = unsafe { &bindings::pci_bus_type };
@@ -242,18 +237,5 @@ impl kernel::Module for HvPciSwiotlb {
             _active: active,
             _api: Some(api),
         })
-    }
-}
-
-/// The registry of the built-in driver, for [`hvps_late_recheck`]; built in, it is never freed.
-static BUILTIN_REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Called by the C shim at `late_initcall_sync` when built in: see [`Registry::recheck`].
-#[no_mangle]
-pub(crate) extern "C" fn hvps_late_recheck() {
-    let registry = BUILTIN_REGISTRY.load(Ordering::Acquire);
-    if !registry.is_null() {
-        // SAFETY: set from a leaked `Arc<Registry>` reference in `start`, never released.
-        unsafe { &*registry }.recheck();
     }
 }

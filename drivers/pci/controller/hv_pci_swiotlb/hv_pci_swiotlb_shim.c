@@ -422,18 +422,6 @@ static int __init hvps_early_initcall(void)
 	return 0;
 }
 core_initcall(hvps_early_initcall);
-
-/*
- * Built in, virtio-pci may bind devices before their virtio drivers have
- * registered, so whether they use the DMA API is only known once all
- * built-in drivers are: look again then.
- */
-static int __init hvps_late_initcall(void)
-{
-	hvps_late_recheck();
-	return 0;
-}
-late_initcall_sync(hvps_late_initcall);
 #endif
 
 /* --- Publication of the range in the driver directory ---------------------- */
@@ -641,12 +629,28 @@ int hvps_walk_pci_devs(device_iter_t fn, void *data)
 
 static int hvps_virtio_child(struct device *child, void *data)
 {
+	struct virtio_device *vdev;
+	u64 offered[VIRTIO_FEATURES_U64S];
 	int *ret = data;
 
-	if (!child->bus || strcmp(child->bus->name, "virtio") || !child->driver)
+	if (!child->bus || strcmp(child->bus->name, "virtio"))
 		return 0;
-	*ret = virtio_has_feature(dev_to_virtio(child),
-				  VIRTIO_F_ACCESS_PLATFORM);
+	vdev = dev_to_virtio(child);
+	/* No probe of the child runs while its lock is held. */
+	device_lock(child);
+	if (child->driver) {
+		*ret = virtio_has_feature(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	} else {
+		/*
+		 * No virtio driver yet (a module not loaded, or a built-in
+		 * one not registered yet): the virtio core keeps every
+		 * transport feature the device offers, so the offer decides.
+		 */
+		virtio_get_features(vdev, offered);
+		*ret = virtio_features_test_bit(offered,
+						VIRTIO_F_ACCESS_PLATFORM);
+	}
+	device_unlock(child);
 	return 1;
 }
 
@@ -654,17 +658,20 @@ static int hvps_virtio_child(struct device *child, void *data)
  * hvps_virtio_dma_api() - whether a virtio PCI function's device uses the DMA API
  * @dev: a PCI device bound to virtio-pci
  *
- * Only devices that negotiated VIRTIO_F_ACCESS_PLATFORM map their buffers
- * through the DMA API, and so through SWIOTLB.
+ * Only devices with VIRTIO_F_ACCESS_PLATFORM map their buffers through the
+ * DMA API, and so through SWIOTLB: negotiated, if a virtio driver is bound
+ * to the function's virtio device, otherwise offered by the device.
  *
- * Context: the device lock is held (bus notifier).
- * Return: 1 if it does, 0 if it does not, -ENOENT if no virtio driver is
- * bound yet to tell.
+ * Context: the device lock of @dev is held (bus notifier); takes the lock
+ * of its virtio device (parent before child, as the driver core does).
+ * Return: 1 if it does, 0 if it does not, -ENOENT if @dev has no virtio
+ * device.
  */
 int hvps_virtio_dma_api(struct device *dev)
 {
 	int ret = -ENOENT;
 
+	device_lock_assert(dev);
 	device_for_each_child(dev, &ret, hvps_virtio_child);
 	return ret;
 }

@@ -27,9 +27,8 @@ struct hvps_dev_facts {
 	bool behind_hv_pci;
 };
 
-/* Implemented in Rust, called at core_initcall and late_initcall when built in. */
+/* Implemented in Rust, called at core_initcall when built in. */
 void hvps_early_reserve(void);
-void hvps_late_recheck(void);
 
 bool hvps_core_api_get(void);
 void hvps_core_api_put(void);

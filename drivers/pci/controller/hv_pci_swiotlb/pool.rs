@@ -63,9 +63,12 @@ impl<'a> Locked<'a> {
 }
 
 /// The device lock of a device, held until dropped. Never take it where the driver core already
-/// holds it (bus notifiers, probe, remove): it is not recursive.
+/// holds it (bus notifiers, probe, remove): it is not recursive. The driver runs only in bus
+/// events; the tests take the lock themselves.
+#[cfg(CONFIG_KUNIT)]
 pub(crate) struct DeviceGuard<'a>(&'a Device);
 
+#[cfg(CONFIG_KUNIT)]
 impl<'a> DeviceGuard<'a> {
     /// Takes the device lock of `dev`, sleeping until it is free.
     pub(crate) fn lock(dev: &'a Device) -> Self {
@@ -81,6 +84,7 @@ impl<'a> DeviceGuard<'a> {
     }
 }
 
+#[cfg(CONFIG_KUNIT)]
 impl Drop for DeviceGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: taken in `lock`, released once here.
