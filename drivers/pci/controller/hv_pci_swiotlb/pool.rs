@@ -307,7 +307,7 @@ mod tests {
         slices::{SlicePlan, MIN_SLICE},
     };
     use core::marker::PhantomData;
-    use kernel::{c_str, dma::DataDirection, faux, ffi::c_int};
+    use kernel::{c_str, dma::DataDirection, faux, ffi::c_int, str::CString};
 
     const MIB: usize = 1 << 20;
 
@@ -325,20 +325,36 @@ mod tests {
     }
 
     impl Fixture {
-        /// [`None`] (and the test marked skipped) on a kernel without the pool API.
+        /// [`None`] (and the test marked skipped) on a kernel without the pool API. A set-up
+        /// that fails otherwise fails the test: it must never pass without running.
         fn new(backing_size: usize) -> Option<Self> {
             let Some(api) = CoreApi::get() else {
                 skip(c_str!("kernel without the SWIOTLB device pool API"));
                 return None;
             };
-            let backing = Arc::new(Reservation::new(backing_size).ok()?, GFP_KERNEL).ok()?;
-            let dev = faux::Registration::new(c_str!("hv_pci_swiotlb_test"), None).ok()?;
+            let backing = Reservation::new(backing_size)
+                .and_then(|r| Ok(Arc::new(r, GFP_KERNEL)?))
+                .ok();
+            assert!(backing.is_some(), "test memory");
+            // A name per fixture: a test that failed half way (a KUnit assertion ends its
+            // thread without unwinding) leaves its device behind.
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let name = CString::try_from_fmt(fmt!(
+                "hv_pci_swiotlb_test{}",
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ))
+            .ok();
+            assert!(name.is_some(), "device name");
+            let dev = name.and_then(|n| faux::Registration::new(&n, None).ok());
+            assert!(dev.is_some(), "faux device");
+            let (backing, dev) = (backing?, dev?);
             let raw = raw_device(Self::device(&dev));
             // SAFETY: the faux device is ours; giving it a DMA mask (the platform-device way,
             // pointing at its own coherent mask) races with nothing.
             unsafe { (*raw).dma_mask = &raw mut (*raw).coherent_dma_mask };
             // SAFETY: `raw` is a live device with a DMA mask pointer.
-            to_result(unsafe { bindings::dma_set_mask_and_coherent(raw, u64::MAX) }).ok()?;
+            let masked = to_result(unsafe { bindings::dma_set_mask_and_coherent(raw, u64::MAX) });
+            assert!(masked.is_ok(), "DMA mask");
             Some(Self { api, backing, dev })
         }
 
