@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # `make stress` (and `make test-debug` with FLAVOR=debug): the slow abuse
 # tests of tests/guest/stress.sh in one guest, reported like `make test`.
-# CYCLES, PASSES, HOTPLUGS and NET_MIB scale it down for a quick look.
+# CYCLES, PASSES, HOTPLUGS and NET_MIB scale it down for a quick look;
+# MODARGS adds module parameters to every load (e.g. max_devices=3).
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -20,7 +21,7 @@ rc=0
 # KUnit would run the module's suites at each of the many loads: off here.
 GUEST_APPEND="kunit.enable=0 ${GUEST_APPEND:-}" GUEST_TIMEOUT=${GUEST_TIMEOUT:-5400} \
 	phase stress "$TOP/scripts/guest.sh" "$build" "$work" \
-	"OUT=$work MOD=$mod CYCLES=${CYCLES:-1000} PASSES=${PASSES:-16} HOTPLUGS=${HOTPLUGS:-100} NET_MIB=${NET_MIB:-512} bash tests/guest/stress.sh" ||
+	"OUT=$work MOD=$mod CYCLES=${CYCLES:-1000} PASSES=${PASSES:-16} HOTPLUGS=${HOTPLUGS:-100} NET_MIB=${NET_MIB:-512} MODARGS='${MODARGS:-}' bash tests/guest/stress.sh" ||
 	rc=$?
 n=0 passed=0 failed=0
 while IFS= read -r line; do

@@ -4,7 +4,7 @@
 # pools (disks and network), hot-plug churn and pool exhaustion. Slow; not
 # part of `make test`. Figures go to $OUT/figures.
 . "$(dirname "$0")/lib.sh"
-: "${MOD:?}" "${CYCLES:=1000}" "${PASSES:=16}" "${HOTPLUGS:=100}" "${NET_MIB:=512}"
+: "${MOD:?}" "${CYCLES:=1000}" "${PASSES:=16}" "${HOTPLUGS:=100}" "${NET_MIB:=512}" "${MODARGS:=}"
 
 MIB=1048576
 BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1)
@@ -27,7 +27,7 @@ mem0=$(awk '/MemFree/ {print $2}' /proc/meminfo) d0=$(dma32_free)
 cycles() {
 	local i
 	for i in $(seq "$CYCLES"); do
-		insmod "$MOD" test_mode=1 || { echo "insmod failed at cycle $i"; return 1; }
+		insmod "$MOD" test_mode=1 $MODARGS || { echo "insmod failed at cycle $i"; return 1; }
 		if [ $((i % 10)) = 0 ]; then
 			# Every tenth cycle a device takes a pool and gives it back.
 			rebind "$BLK0" && has_pool "$BLK0" >/dev/null && echo "$BLK0" >$VIRTIO_PCI/unbind
@@ -52,7 +52,7 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 fi
 
 # --- data integrity through minimum-size pools -------------------------------------
-insmod "$MOD" test_mode=1 size=8M
+insmod "$MOD" test_mode=1 size=8M $MODARGS
 rebind "$BLK0"
 rebind "$BLK1"
 check "integrity: both disks on minimum-size (2 MiB) pools" \
@@ -123,7 +123,7 @@ rmmod $MODNAME
 for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/bind; done
 
 # --- hot-plug churn ------------------------------------------------------------------------
-insmod "$MOD" test_mode=1
+insmod "$MOD" test_mode=1 $MODARGS
 table0=$(grep -v '^#' $DBG/devices | sort)
 churn() {
 	local i hp
