@@ -112,6 +112,9 @@ debug_suite() {
 	results_from "$work/ktap-debug.named"
 	GUEST_TIMEOUT=3600 guest_cases debug-driver "$dbg" \
 		"MOD=$m SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh; NAME=driver bash tests/guest/splats.sh"
+	# Every error path, failed with the kernel's fault injection; KUnit off.
+	GUEST_TIMEOUT=3600 GUEST_APPEND="kunit.enable=0" guest_cases debug-faults "$dbg" \
+		"MOD=$m bash tests/guest/faults.sh; NAME=faults bash tests/guest/splats.sh"
 }
 
 timed docs "$TOP/tests/docs.sh" >"$work/docs.txt" 2>&1

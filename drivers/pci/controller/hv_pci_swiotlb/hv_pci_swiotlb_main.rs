@@ -232,7 +232,9 @@ impl kernel::Module for HvPciSwiotlb {
             });
         };
         pr_info!("SWIOTLB device pool API available\n");
-        let active = start(&api)?;
+        let active = start(&api).inspect_err(|e| {
+            pr_err!("cannot start ({e:?}): devices keep the default SWIOTLB pool\n");
+        })?;
         Ok(Self {
             _active: active,
             _api: Some(api),

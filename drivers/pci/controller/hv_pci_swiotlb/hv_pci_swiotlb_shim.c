@@ -7,10 +7,16 @@
  * The SWIOTLB device pool API (swiotlb_create_pool() and friends) is looked
  * up at run time rather than linked against, so that one module binary
  * loads on kernels with and without it and can tell the user which it is.
+ *
+ * Attaching a device allows error injection (fail_function on
+ * hvps_dev_set_pool()), so that tests can fail it on a loaded module and see
+ * the device keep the default pool; the load's own failures are reached by
+ * failing its allocations one by one (fail-nth).
  */
 
 #include <linux/device.h>
 #include <linux/err.h>
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/hyperv.h>
 #include <linux/init.h>
@@ -193,6 +199,7 @@ int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem)
 {
 	return hvps_api.set_pool(dev, mem);
 }
+ALLOW_ERROR_INJECTION(hvps_dev_set_pool, ERRNO);
 
 /**
  * hvps_dev_pool() - the pool a device bounces through now
