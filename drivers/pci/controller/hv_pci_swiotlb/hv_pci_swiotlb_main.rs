@@ -190,6 +190,12 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
         Err(e) => return Err(e),
     }
     let debugfs = Debugfs::new(&registry)?;
+    // SAFETY: no preconditions.
+    if !unsafe { shim::hvps_debugfs_present() } {
+        pr_warn!(
+            "no debugfs view (hv_pci_swiotlb/ could not be made): the pools work without it\n"
+        );
+    }
     // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
     let pci_bus = unsafe { &bindings::pci_bus_type };
     let (notified, kept) = (registry.clone(), registry.clone());

@@ -14,6 +14,7 @@
  * failing its allocations one by one (fail-nth).
  */
 
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/err.h>
 #include <linux/error-injection.h>
@@ -270,6 +271,28 @@ void *hvps_reserve(size_t size, phys_addr_t *phys)
 void hvps_unreserve(phys_addr_t phys, size_t size)
 {
 	free_contig_range(PHYS_PFN(phys), size >> PAGE_SHIFT);
+}
+
+/**
+ * hvps_debugfs_present() - whether the driver's debugfs directory exists
+ *
+ * debugfs reports no errors to its users by design; the driver still wants
+ * to say when its view could not be made.
+ *
+ * Return: true if /sys/kernel/debug/hv_pci_swiotlb exists, or if there is
+ * no debugfs at all (then no view is expected).
+ */
+bool hvps_debugfs_present(void)
+{
+	struct dentry *d;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_FS))
+		return true;
+	d = debugfs_lookup("hv_pci_swiotlb", NULL);
+	if (IS_ERR_OR_NULL(d))
+		return false;
+	dput(d);
+	return true;
 }
 
 /**

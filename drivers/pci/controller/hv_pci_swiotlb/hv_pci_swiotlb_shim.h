@@ -43,6 +43,7 @@ void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats);
 void *hvps_reserve(size_t size, phys_addr_t *phys);
 void hvps_unreserve(phys_addr_t phys, size_t size);
 phys_addr_t hvps_virt_to_phys(const void *addr);
+bool hvps_debugfs_present(void);
 void hvps_device_lock(struct device *dev);
 void hvps_device_unlock(struct device *dev);
 void hvps_kunit_skip(const char *reason);

@@ -76,6 +76,7 @@ extern "C" {
     pub(crate) fn hvps_reserve(size: usize, phys: *mut bindings::phys_addr_t) -> *mut u8;
     pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
+    pub(crate) fn hvps_debugfs_present() -> bool;
     pub(crate) fn hvps_device_lock(dev: *mut bindings::device);
     pub(crate) fn hvps_device_unlock(dev: *mut bindings::device);
     pub(crate) fn hvps_param_size() -> *const c_char;
