@@ -274,25 +274,34 @@ void hvps_unreserve(phys_addr_t phys, size_t size)
 }
 
 /**
- * hvps_debugfs_present() - whether the driver's debugfs directory exists
+ * hvps_debugfs_present() - whether the driver's debugfs view exists
  *
  * debugfs reports no errors to its users by design; the driver still wants
  * to say when its view could not be made.
  *
- * Return: true if /sys/kernel/debug/hv_pci_swiotlb exists, or if there is
- * no debugfs at all (then no view is expected).
+ * Return: true if /sys/kernel/debug/hv_pci_swiotlb/ has its files layout
+ * and devices, or if there is no debugfs at all (then no view is expected).
  */
 bool hvps_debugfs_present(void)
 {
-	struct dentry *d;
+	static const char * const files[] = { "layout", "devices" };
+	struct dentry *dir, *d;
+	bool ok = true;
+	int i;
 
 	if (!IS_ENABLED(CONFIG_DEBUG_FS))
 		return true;
-	d = debugfs_lookup("hv_pci_swiotlb", NULL);
-	if (IS_ERR_OR_NULL(d))
+	dir = debugfs_lookup("hv_pci_swiotlb", NULL);
+	if (IS_ERR_OR_NULL(dir))
 		return false;
-	dput(d);
-	return true;
+	for (i = 0; i < ARRAY_SIZE(files) && ok; i++) {
+		d = debugfs_lookup(files[i], dir);
+		ok = !IS_ERR_OR_NULL(d);
+		if (ok)
+			dput(d);
+	}
+	dput(dir);
+	return ok;
 }
 
 /**
