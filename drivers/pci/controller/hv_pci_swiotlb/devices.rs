@@ -414,7 +414,8 @@ struct PreboundWalk<'a> {
 /// # Safety
 ///
 /// `dev` is a live device whose lock the caller holds; `data` points to the [`PreboundWalk`] of
-/// the running [`Registry::report_prebound`], used by nothing else during the call.
+/// the running [`Registry::report_prebound`], used by nothing else during the call. (SAFETY of
+/// the callers: only `hvps_walk_pci_devs` calls it, from `report_prebound`, which holds to this.)
 unsafe extern "C" fn prebound_one(dev: *mut bindings::device, data: *mut c_void) -> c_int {
     // SAFETY: as required of the caller.
     let walk = unsafe { &mut *data.cast::<PreboundWalk<'_>>() };

@@ -52,6 +52,8 @@ impl<'a> Locked<'a> {
     /// # Safety
     ///
     /// The caller holds the device lock of `dev` for as long as the result lives.
+    // SAFETY: only the bus notifier's driver events (the driver core holds the lock) and
+    // `DeviceGuard::locked` (which holds it) call this.
     pub(crate) unsafe fn assume(dev: &'a Device) -> Self {
         Self(dev)
     }

@@ -88,6 +88,7 @@ extern "C" {
     pub(crate) fn hvps_publish(test_mode: bool, base: bindings::phys_addr_t, size: usize) -> c_int;
     pub(crate) fn hvps_unpublish();
     pub(crate) fn hvps_dev_facts(dev: *mut bindings::device, facts: *mut DevFacts);
+    // SAFETY: `f` is called with a live PCI device, its lock held, and `data` as given.
     pub(crate) fn hvps_walk_pci_devs(
         f: Option<unsafe extern "C" fn(dev: *mut bindings::device, data: *mut c_void) -> c_int>,
         data: *mut c_void,
