@@ -61,7 +61,7 @@ all share the one default pool.
 
 hv_pci_swiotlb reserves one contiguous range below 4 GiB (built in, at
 core_initcall; as a module, at load), cuts it into pools with
-swiotlb_create_pool(), and gives each virtio PCI function its own when
+swiotlb_devpool_create(), and gives each virtio PCI function its own when
 virtio-pci is about to bind to it (BUS_NOTIFY_BIND_DRIVER). The pool is
 taken back when the driver unbinds, binding fails, the device goes away,
 or the device turns out not to use the DMA API (no

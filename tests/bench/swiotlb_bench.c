@@ -4,7 +4,7 @@
  *
  * Compares, in one run and on the same faux devices:
  *   global   the kernel's default pool (boot with swiotlb=force);
- *   shared   one pool from swiotlb_create_pool() for all devices (the WSL
+ *   shared   one pool from swiotlb_devpool_create() for all devices (the WSL
  *            kernels' layout);
  *   perdev   one pool per device (hv_pci_swiotlb's default layout), an
  *            equal slice of the same memory each.
@@ -237,7 +237,7 @@ static int set_layout(enum layout l)
 			mem = pools[i];
 		/* The core changes a device's pool only under its lock. */
 		device_lock(&devs[i]->dev);
-		ret = swiotlb_dev_set_pool(&devs[i]->dev, mem);
+		ret = swiotlb_devpool_assign(&devs[i]->dev, mem);
 		device_unlock(&devs[i]->dev);
 		if (ret)
 			return ret;
@@ -262,7 +262,7 @@ static int make_pools(void)
 	 * The shared and the per-device pools use the same memory, one layout
 	 * at a time: the shared pool covers it all.
 	 */
-	pools[BENCH_MAX_DEV - 1] = swiotlb_create_pool(base, total, "bench_shared");
+	pools[BENCH_MAX_DEV - 1] = swiotlb_devpool_create(base, total, "bench_shared");
 	if (IS_ERR(pools[BENCH_MAX_DEV - 1]))
 		return PTR_ERR(pools[BENCH_MAX_DEV - 1]);
 	/*
@@ -281,7 +281,7 @@ static int make_pools(void)
 		char name[16];
 
 		snprintf(name, sizeof(name), "bench_dev%u", i);
-		pools[i] = swiotlb_create_pool(base + i * pool_slice, pool_slice, name);
+		pools[i] = swiotlb_devpool_create(base + i * pool_slice, pool_slice, name);
 		if (IS_ERR(pools[i]))
 			return PTR_ERR(pools[i]);
 	}
@@ -294,7 +294,7 @@ static void free_pools(void)
 
 	for (i = 0; i < BENCH_MAX_DEV; i++)
 		if (!IS_ERR_OR_NULL(pools[i]))
-			WARN_ON(swiotlb_destroy_pool(pools[i]));
+			WARN_ON(swiotlb_devpool_destroy(pools[i]));
 	if (pool_pages)
 		free_contig_range(page_to_pfn(pool_pages), pool_nr_pages);
 }

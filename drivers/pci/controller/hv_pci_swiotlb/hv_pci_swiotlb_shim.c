@@ -4,7 +4,7 @@
  * express or reach through the kernel crate's bindings. The Rust side
  * declares all of these in one place (shim.rs) and wraps them in safe types.
  *
- * The SWIOTLB device pool API (swiotlb_create_pool() and friends) is looked
+ * The SWIOTLB device pool API (swiotlb_devpool_create() and friends) is looked
  * up at run time rather than linked against, so that one module binary
  * loads on kernels with and without it and can tell the user which it is.
  *
@@ -40,21 +40,21 @@
 
 /*
  * Kernels without the core patch have neither the functions nor struct
- * swiotlb_pool_stats, so the driver has its own copy of that layout
+ * swiotlb_devpool_stats, so the driver has its own copy of that layout
  * (struct hvps_pool_stats in the shim's header), checked
  * against the header's when built against a patched tree. The function
  * pointers keep the API's exact types, which kCFI checks on every call.
  */
-struct swiotlb_pool_stats;
+struct swiotlb_devpool_stats;
 
 #ifdef CONFIG_SWIOTLB_DEVICE_POOL
-static_assert(sizeof(struct hvps_pool_stats) == sizeof(struct swiotlb_pool_stats));
+static_assert(sizeof(struct hvps_pool_stats) == sizeof(struct swiotlb_devpool_stats));
 static_assert(offsetof(struct hvps_pool_stats, mapped) ==
-	      offsetof(struct swiotlb_pool_stats, mapped));
+	      offsetof(struct swiotlb_devpool_stats, mapped));
 static_assert(offsetof(struct hvps_pool_stats, failed) ==
-	      offsetof(struct swiotlb_pool_stats, failed));
+	      offsetof(struct swiotlb_devpool_stats, failed));
 static_assert(offsetof(struct hvps_pool_stats, nareas) ==
-	      offsetof(struct swiotlb_pool_stats, nareas));
+	      offsetof(struct swiotlb_devpool_stats, nareas));
 #endif
 
 static struct {
@@ -64,7 +64,7 @@ static struct {
 				     const char *name);
 	int (*destroy)(struct io_tlb_mem *mem);
 	int (*set_pool)(struct device *dev, struct io_tlb_mem *mem);
-	void (*stats)(struct io_tlb_mem *mem, struct swiotlb_pool_stats *stats);
+	void (*stats)(struct io_tlb_mem *mem, struct swiotlb_devpool_stats *stats);
 } hvps_api;
 static unsigned int hvps_api_users;
 static DEFINE_MUTEX(hvps_api_lock);
@@ -81,15 +81,15 @@ static DEFINE_MUTEX(hvps_api_lock);
 static void hvps_api_release(void)
 {
 	if (hvps_api.geometry)
-		__symbol_put("swiotlb_pool_geometry");
+		__symbol_put("swiotlb_devpool_geometry");
 	if (hvps_api.create)
-		__symbol_put("swiotlb_create_pool");
+		__symbol_put("swiotlb_devpool_create");
 	if (hvps_api.destroy)
-		__symbol_put("swiotlb_destroy_pool");
+		__symbol_put("swiotlb_devpool_destroy");
 	if (hvps_api.set_pool)
-		__symbol_put("swiotlb_dev_set_pool");
+		__symbol_put("swiotlb_devpool_assign");
 	if (hvps_api.stats)
-		__symbol_put("swiotlb_pool_get_stats");
+		__symbol_put("swiotlb_devpool_get_stats");
 	memset(&hvps_api, 0, sizeof(hvps_api));
 }
 
@@ -107,18 +107,18 @@ bool hvps_core_api_get(void)
 	mutex_lock(&hvps_api_lock);
 	if (!hvps_api_users) {
 #if IS_ENABLED(CONFIG_MODULES)
-		hvps_api.geometry = HVPS_SYMBOL_GET(swiotlb_pool_geometry);
-		hvps_api.create = HVPS_SYMBOL_GET(swiotlb_create_pool);
-		hvps_api.destroy = HVPS_SYMBOL_GET(swiotlb_destroy_pool);
-		hvps_api.set_pool = HVPS_SYMBOL_GET(swiotlb_dev_set_pool);
-		hvps_api.stats = HVPS_SYMBOL_GET(swiotlb_pool_get_stats);
+		hvps_api.geometry = HVPS_SYMBOL_GET(swiotlb_devpool_geometry);
+		hvps_api.create = HVPS_SYMBOL_GET(swiotlb_devpool_create);
+		hvps_api.destroy = HVPS_SYMBOL_GET(swiotlb_devpool_destroy);
+		hvps_api.set_pool = HVPS_SYMBOL_GET(swiotlb_devpool_assign);
+		hvps_api.stats = HVPS_SYMBOL_GET(swiotlb_devpool_get_stats);
 #elif IS_ENABLED(CONFIG_SWIOTLB_DEVICE_POOL)
 		/* Built into a kernel without modules: link directly. */
-		hvps_api.geometry = swiotlb_pool_geometry;
-		hvps_api.create = swiotlb_create_pool;
-		hvps_api.destroy = swiotlb_destroy_pool;
-		hvps_api.set_pool = swiotlb_dev_set_pool;
-		hvps_api.stats = swiotlb_pool_get_stats;
+		hvps_api.geometry = swiotlb_devpool_geometry;
+		hvps_api.create = swiotlb_devpool_create;
+		hvps_api.destroy = swiotlb_devpool_destroy;
+		hvps_api.set_pool = swiotlb_devpool_assign;
+		hvps_api.stats = swiotlb_devpool_get_stats;
 #endif
 		ok = hvps_api.geometry && hvps_api.create && hvps_api.destroy &&
 		     hvps_api.set_pool && hvps_api.stats;
@@ -144,7 +144,7 @@ void hvps_core_api_put(void)
 }
 
 /**
- * hvps_pool_geometry() - swiotlb_pool_geometry(); the caller holds the API
+ * hvps_pool_geometry() - swiotlb_devpool_geometry(); the caller holds the API
  * @size: bytes of a range
  * @nareas: areas wanted
  * @nslabs: set to the slots a pool over @size would use
@@ -158,7 +158,7 @@ unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
 }
 
 /**
- * hvps_pool_create() - swiotlb_create_pool(); the caller holds the API
+ * hvps_pool_create() - swiotlb_devpool_create(); the caller holds the API
  * @base: physical start of the range
  * @size: bytes
  * @name: debugfs name
@@ -178,7 +178,7 @@ int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
 }
 
 /**
- * hvps_pool_destroy() - swiotlb_destroy_pool(); the caller holds the API
+ * hvps_pool_destroy() - swiotlb_devpool_destroy(); the caller holds the API
  * @mem: the pool
  *
  * Return: 0, -EBUSY (pool unchanged) or -EIO (pool gone, memory unusable).
@@ -189,7 +189,7 @@ int hvps_pool_destroy(struct io_tlb_mem *mem)
 }
 
 /**
- * hvps_dev_set_pool() - swiotlb_dev_set_pool(); the caller holds the API
+ * hvps_dev_set_pool() - swiotlb_devpool_assign(); the caller holds the API
  * @dev: the device
  * @mem: its new pool, or NULL for the default one
  *
@@ -218,13 +218,13 @@ const void *hvps_dev_pool(struct device *dev)
 }
 
 /**
- * hvps_pool_stats() - swiotlb_pool_get_stats(); the caller holds the API
+ * hvps_pool_stats() - swiotlb_devpool_get_stats(); the caller holds the API
  * @mem: the pool
  * @stats: filled with its counters
  */
 void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats)
 {
-	hvps_api.stats(mem, (struct swiotlb_pool_stats *)stats);
+	hvps_api.stats(mem, (struct swiotlb_devpool_stats *)stats);
 }
 
 /**
@@ -471,21 +471,21 @@ static struct device_driver *hvps_pub_drv;
 /* Serialises publishers: the registry, and KUnit tests beside it. */
 static DEFINE_MUTEX(hvps_pub_lock);
 
-static ssize_t swiotlb_base_show(struct device_driver *drv, char *buf)
+static ssize_t hvps_swiotlb_base_show(struct device_driver *drv, char *buf)
 {
 	return sysfs_emit(buf, "0x%llx\n", (unsigned long long)hvps_pub_base);
 }
 
-static ssize_t swiotlb_size_show(struct device_driver *drv, char *buf)
+static ssize_t hvps_swiotlb_size_show(struct device_driver *drv, char *buf)
 {
 	return sysfs_emit(buf, "%zu\n", hvps_pub_size);
 }
 
 /* The address is as sensitive as /proc/iomem's: root only. */
-static struct driver_attribute driver_attr_swiotlb_base =
-	__ATTR(swiotlb_base, 0400, swiotlb_base_show, NULL);
-static struct driver_attribute driver_attr_swiotlb_size =
-	__ATTR(swiotlb_size, 0444, swiotlb_size_show, NULL);
+static struct driver_attribute hvps_attr_swiotlb_base =
+	__ATTR(swiotlb_base, 0400, hvps_swiotlb_base_show, NULL);
+static struct driver_attribute hvps_attr_swiotlb_size =
+	__ATTR(swiotlb_size, 0444, hvps_swiotlb_size_show, NULL);
 
 static int hvps_match_any(struct device *dev, const void *data)
 {
@@ -554,12 +554,12 @@ int hvps_publish(bool test_mode, phys_addr_t base, size_t size)
 
 	hvps_pub_base = base;
 	hvps_pub_size = size;
-	ret = driver_create_file(drv, &driver_attr_swiotlb_base);
+	ret = driver_create_file(drv, &hvps_attr_swiotlb_base);
 	if (ret)
 		goto err_put;
-	ret = driver_create_file(drv, &driver_attr_swiotlb_size);
+	ret = driver_create_file(drv, &hvps_attr_swiotlb_size);
 	if (ret) {
-		driver_remove_file(drv, &driver_attr_swiotlb_base);
+		driver_remove_file(drv, &hvps_attr_swiotlb_base);
 		goto err_put;
 	}
 	hvps_pub_drv = drv;
@@ -581,8 +581,8 @@ void hvps_unpublish(void)
 	drv = hvps_pub_drv;
 	if (!drv)
 		return;
-	driver_remove_file(drv, &driver_attr_swiotlb_size);
-	driver_remove_file(drv, &driver_attr_swiotlb_base);
+	driver_remove_file(drv, &hvps_attr_swiotlb_size);
+	driver_remove_file(drv, &hvps_attr_swiotlb_base);
 	module_put(drv->owner);
 	hvps_pub_drv = NULL;
 }

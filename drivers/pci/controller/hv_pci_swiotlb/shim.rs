@@ -18,7 +18,7 @@ pub(crate) struct IoTlbMem {
     _opaque: [u8; 0],
 }
 
-/// The driver's copy of `struct swiotlb_pool_stats` (the C side checks the layout).
+/// The driver's copy of `struct swiotlb_devpool_stats` (the C side checks the layout).
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct PoolStats {
