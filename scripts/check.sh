@@ -23,8 +23,8 @@ log "check: checkpatch --strict"
 # From outside the checkout: inside a git tree checkpatch reads a tracked
 # patch file as if it were being added by the patch.
 (cd / && "$src/scripts/checkpatch.pl" --strict --no-tree --terse -f \
-	"$drv"/*.c "$drv"/*.h "$TOP"/tests/bench/*.c) || rc=1
-(cd / && "$src/scripts/checkpatch.pl" --strict --no-tree --terse "$TOP"/patches/*.patch) || rc=1
+	"$drv"/*.c "$drv"/*.h "$TOP"/tests/bench/*.c "$TOP"/tests/shared-pool/*.c) || rc=1
+(cd / && "$src/scripts/checkpatch.pl" --strict --no-tree --terse "$TOP"/patches/*.patch "$TOP"/patches/*/*.patch) || rc=1
 
 log "check: tools (cargo fmt, clippy)"
 cargo fmt --manifest-path "$TOP/tools/Cargo.toml" --all --check || rc=1

@@ -231,6 +231,18 @@ guest_cases elsewhere-builtin "$builtin" "bash tests/guest/elsewhere.sh"
 GUEST_APPEND="kunit.enable=0" guest_cases elsewhere-module "$build" \
 	"MOD=$mod bash tests/guest/elsewhere.sh"
 
+# A kernel that exports Microsoft's swiotlb_create_pool() (a stand-in module
+# here; the real patch in make test-wsl): the driver steps aside and never
+# calls the foreign symbol.
+if make -s -C "$build" M="$TOP/tests/shared-pool" MO="$work/standin-module" LLVM=-19 modules \
+	>"$work/standin-build.log" 2>&1; then
+	case_result ok "build: the stand-in for Microsoft's pool export builds"
+	GUEST_APPEND="kunit.enable=0" guest_cases shared-pool "$build" \
+		"MOD=$mod STANDIN=$work/standin-module/shared_pool_standin.ko bash tests/guest/shared-pool.sh"
+else
+	case_result fail "build: the stand-in for Microsoft's pool export builds" "$work/standin-build.log"
+fi
+
 guest_cases missing-patch "$nopool" "MOD=$mod bash tests/guest/missing-patch.sh"
 python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" "${SUITES[@]}" \
 	>"$work/ktap-missing.txt"

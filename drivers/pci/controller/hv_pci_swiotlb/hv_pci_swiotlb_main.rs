@@ -58,6 +58,20 @@ pub(crate) const MISSING_PATCH_MSG: &str = "The running kernel is missing a patc
     significantly improves virtio device performance. Update to a more recent WSL kernel to \
     enable this optimization.";
 
+/// What a user reads on a kernel that carries Microsoft's own hv_pci pool (WSL kernels from
+/// 6.18.26.3 on), where this driver steps aside rather than compete for `hv_pci_swiotlb=`.
+pub(crate) const SHARED_POOL_MSG: &str = "this kernel carries Microsoft's hv_pci SWIOTLB pool \
+    (swiotlb_create_pool(), one pool for every device behind hv_pci, sized by \
+    hv_pci_swiotlb=): leaving the devices to it; idle. For a pool per device, build \
+    hv_pci_swiotlb in with the patch that replaces it (see hv-pci-swiotlb-wsl.rst)";
+
+/// Whether Microsoft's shared hv_pci pool is in this kernel and not replaced by this driver:
+/// then the driver reserves nothing and stays idle, so that there is one owner of the range.
+pub(crate) fn shared_pool_owner() -> bool {
+    // SAFETY: no preconditions; the lookup never calls the symbol it finds.
+    unsafe { shim::hvps_shared_pool_owner() }
+}
+
 /// The debugfs view: `hv_pci_swiotlb/layout` and `hv_pci_swiotlb/devices`.
 struct Debugfs {
     _files: [Pin<KBox<debugfs::File<Arc<Registry>>>>; 2],
@@ -228,6 +242,13 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
 
 impl kernel::Module for HvPciSwiotlb {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        if shared_pool_owner() {
+            pr_notice!("{}\n", SHARED_POOL_MSG);
+            return Ok(Self {
+                _active: None,
+                _api: None,
+            });
+        }
         let Some(api) = CoreApi::get() else {
             pr_warn!("{}\n", MISSING_PATCH_MSG);
             // A range reserved early has no use now: give it back.

@@ -132,6 +132,42 @@ bool hvps_core_api_get(void)
 }
 
 /**
+ * hvps_shared_pool_owner() - is Microsoft's hv_pci pool in charge here?
+ *
+ * WSL kernels from 6.18.26.3 on carry Microsoft's patch: swiotlb.c exports
+ * swiotlb_create_pool() (with two signatures, depending on the version) and
+ * pci-hyperv.c, when built in, parses hv_pci_swiotlb=, reserves one range
+ * at core_initcall and points every device on the hv_pci bus at a single
+ * pool made from it, again on every rescan. Two owners of that parameter
+ * would reserve twice, and pci-hyperv.c would move devices off our pools
+ * while they map. So on a kernel with that patch this driver steps aside,
+ * whether or not pci-hyperv.c is built in (it is in every WSL kernel).
+ * The patch "PCI: hv: Leave the shared SWIOTLB pool to hv_pci_swiotlb"
+ * (for such trees) compiles it out when this driver is built in, and
+ * defines CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED to say so.
+ *
+ * The symbol is looked up to see that it exists and is put back at once;
+ * it is never called, as its signature is not ours to know.
+ *
+ * Without module support nothing can be looked up; such a kernel is built
+ * with this driver in, and the patch above is what keeps the two apart.
+ *
+ * Context: process context; may sleep.
+ * Return: true if Microsoft's pool code is in this kernel and not replaced.
+ */
+bool hvps_shared_pool_owner(void)
+{
+#if IS_ENABLED(CONFIG_MODULES) && !IS_ENABLED(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED)
+	if (!HVPS_SYMBOL_GET(swiotlb_create_pool))
+		return false;
+	__symbol_put("swiotlb_create_pool");
+	return true;
+#else
+	return false;
+#endif
+}
+
+/**
  * hvps_core_api_put() - drop a reference taken by hvps_core_api_get()
  */
 void hvps_core_api_put(void)

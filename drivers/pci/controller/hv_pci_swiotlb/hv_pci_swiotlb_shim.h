@@ -31,6 +31,7 @@ struct hvps_dev_facts {
 void hvps_early_reserve(void);
 
 bool hvps_core_api_get(void);
+bool hvps_shared_pool_owner(void);
 void hvps_core_api_put(void);
 unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
 				unsigned long *nslabs);

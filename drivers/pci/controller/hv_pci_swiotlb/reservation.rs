@@ -137,7 +137,9 @@ impl Drop for Reservation {
 /// `hv_pci_swiotlb=` and reserves it while memory below 4 GiB is unfragmented.
 #[no_mangle]
 pub(crate) extern "C" fn hvps_early_reserve() {
-    if !crate::serves_this_machine() {
+    // Microsoft's pool code parses the same parameter and reserves at the same level; the
+    // module's init says why nothing happens.
+    if crate::shared_pool_owner() || !crate::serves_this_machine() {
         return;
     }
     let SizeChoice::Reserve(size) = crate::params::log_size_choice() else {

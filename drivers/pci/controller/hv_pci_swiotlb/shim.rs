@@ -62,6 +62,7 @@ impl Default for DevFacts {
 extern "C" {
     pub(crate) fn hvps_core_api_get() -> bool;
     pub(crate) fn hvps_core_api_put();
+    pub(crate) fn hvps_shared_pool_owner() -> bool;
     pub(crate) fn hvps_pool_geometry(size: usize, nareas: u32, nslabs: *mut usize) -> u32;
     pub(crate) fn hvps_pool_create(
         base: bindings::phys_addr_t,
