@@ -21,8 +21,16 @@
 #         on a QEMU-internal hub: no traffic leaves QEMU)
 #   blk0, blk1  virtio-blk, iommu_platform=on, 64 MiB files in OUT_DIR/disks
 #   share0  virtio-9p, iommu_platform=on, mount tag "hvshare", exporting
-#         OUT_DIR/share (the file-sharing stand-in for virtiofs; SHARE_DIR in
-#         the guest)
+#         OUT_DIR/share (SHARE_DIR in the guest; the file-sharing stand-in
+#         from before virtiofs worked here)
+#   vfsc, vfsd  virtio-fs (vhost-user-fs-pci), iommu_platform=on, mount tags
+#         "hostc" and "hostd" exporting OUT_DIR/c and OUT_DIR/d: WSL's /mnt/c
+#         and /mnt/d. Served by the patched virtiofsd of make deps (one per
+#         share, sockets OUT_DIR/vfs/*.sock, logs OUT_DIR/virtiofsd-*.log);
+#         guest memory is a shared memfd so that virtiofsd can map it.
+#         A third virtiofsd waits on OUT_DIR/vfs/e.sock, exporting OUT_DIR/e,
+#         for a hot-plugged share (chardev-add, then device_add
+#         vhost-user-fs-pci tag "hoste" on rp1; see tests/guest/virtiofs.sh).
 #   rp1   an empty pcie-root-port for hot-plug, with drive "hpdrive" ready
 #         (native PCIe hot-plug: QEMU's ACPI hot-plug of root ports is off,
 #         and pcie_ports=native since the lean kernel has no ASPM for _OSC)
@@ -41,11 +49,11 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 export PATH=$CACHE_DIR/venv/bin:$PATH
 
-# Disks and the share belong to this guest: guests may run side by side
+# Disks and the shares belong to this guest: guests may run side by side
 # (QEMU locks disk images).
 disks=$out/disks
 share=$out/share
-mkdir -p "$disks" "$share" "$out/qmp"
+mkdir -p "$disks" "$share" "$out/qmp" "$out/c" "$out/d" "$out/e" "$out/vfs"
 for d in blk0 blk1 hp0; do
 	[ -f "$disks/$d.img" ] || truncate -s 64M "$disks/$d.img"
 done
@@ -59,6 +67,17 @@ if [ "${accel%% *}" = kvm ]; then
 fi
 echo "$accel" >"$out/accel"
 
+# The virtiofsd of make deps offers VIRTIO_F_ACCESS_PLATFORM, which is only
+# right without a vIOMMU (QEMU then hands it guest-physical addresses):
+# never add an intel-iommu or virtio-iommu device to these guests.
+virtiofsd=$CACHE_DIR/virtiofsd/bin/virtiofsd
+[ -x "$virtiofsd" ] || die "no $virtiofsd (run make deps)"
+# QEMU maps all guest memory into virtiofsd: it must be a shared memfd of
+# exactly the size given to -m (vng adds "M" to a bare number).
+mem=${GUEST_MEM:-1G}
+case $mem in *[0-9]) mem=${mem}M ;; esac
+[ ${#out} -le 96 ] || die "OUT_DIR $out is too long for the virtiofsd sockets in it (unix socket paths: 107 bytes)"
+
 qemu_opts="$cpu_opt
  -netdev hubport,id=hn0,hubid=0 -netdev hubport,id=hn1,hubid=0
  -device virtio-net-pci,netdev=hn0,mac=52:54:00:00:00:10,disable-legacy=on,iommu_platform=on
@@ -70,6 +89,11 @@ qemu_opts="$cpu_opt
  -fsdev local,id=share0,path=$share,security_model=none
  -device virtio-9p-pci,fsdev=share0,mount_tag=hvshare,disable-legacy=on,iommu_platform=on
  -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+ -object memory-backend-memfd,id=hvmem,size=$mem,share=on -numa node,memdev=hvmem
+ -chardev socket,id=vfsc,path=$out/vfs/c.sock
+ -device vhost-user-fs-pci,chardev=vfsc,tag=hostc,iommu_platform=on
+ -chardev socket,id=vfsd,path=$out/vfs/d.sock
+ -device vhost-user-fs-pci,chardev=vfsd,tag=hostd,iommu_platform=on
  -device pcie-root-port,id=rp1,chassis=1,slot=1
  -drive file=$disks/hp0.img,if=none,id=hpdrive,format=raw,cache=unsafe
  -qmp unix:$out/qmp.sock,server=on,wait=off
@@ -97,14 +121,41 @@ qmp_pid=$!
 reap_qemu() {
 	pkill -KILL -f "qemu-system-x86_64 .*initmount0=${out#/}( |$)" 2>/dev/null || true
 }
-trap 'kill $qmp_pid 2>/dev/null; reap_qemu' EXIT
+# One virtiofsd per share. Each serves one connection and exits when QEMU
+# goes, but the hot-plug one may never be connected and a wedged one may not
+# notice: all are killed with the guest, QEMU first so that none is busy.
+vfs_pids=()
+reap_virtiofsd() {
+	local p
+	for p in "${vfs_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	for p in "${vfs_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap 'kill $qmp_pid 2>/dev/null; reap_qemu; reap_virtiofsd' EXIT
+# A signal ends the script (and runs the EXIT trap) instead of leaving the
+# daemons behind.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+for t in c d e; do
+	rm -f "$out/vfs/$t.sock" "$out/vfs/$t.sock.pid"
+	# --sandbox none: we run as root and need no namespaces for test data.
+	"$virtiofsd" --socket-path="$out/vfs/$t.sock" --shared-dir="$out/$t" \
+		--sandbox none --log-level warn >"$out/virtiofsd-$t.log" 2>&1 &
+	vfs_pids+=($!)
+done
+# QEMU connects to the sockets at start: wait until they are there.
+for t in c d e; do
+	for _ in $(seq 100); do [ -S "$out/vfs/$t.sock" ] && break; sleep 0.05; done
+	[ -S "$out/vfs/$t.sock" ] || die "virtiofsd for $out/$t did not start: $(cat "$out/virtiofsd-$t.log")"
+done
 
+# --force-9p: vng would serve its root over virtiofs if it found a virtiofsd,
+# and add a memfd backend of its own next to ours.
 rc=0
 timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
-	vng -r "$bz" "${vng_accel[@]}" --disable-microvm --verbose \
+	vng -r "$bz" "${vng_accel[@]}" --disable-microvm --force-9p --verbose \
 	--cpus "${GUEST_CPUS:-2}" --memory "${GUEST_MEM:-1G}" \
 	--rwdir "$out" --cwd "$TOP" \
 	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} pcie_ports=native ${GUEST_APPEND:-}" \
 	--qemu-opts="$(echo $qemu_opts)" \
-	--exec "export CACHE_DIR=$CACHE_DIR SHARE_DIR=$share HP_DISK=$disks/hp0.img; $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	--exec "export CACHE_DIR=$CACHE_DIR SHARE_DIR=$share VFS_DIR=$out HP_DISK=$disks/hp0.img; $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

@@ -209,6 +209,14 @@ GUEST_SWIOTLB=track_hiwater pool_api pool-api-no-default-pool "$build"
 guest_cases driver "$build" \
 	"MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
 
+# virtio-fs as WSL's /mnt/c and /mnt/d (tags hostc, hostd) and a hot-plugged
+# third share: the host writes files for the guest to read before the boot
+# and checks the files the guest wrote after it (tests/virtiofs-host.sh).
+"$TOP/tests/virtiofs-host.sh" prepare "$work/virtiofs"
+guest_cases virtiofs "$build" "MOD=$mod bash tests/guest/virtiofs.sh"
+"$TOP/tests/virtiofs-host.sh" verify "$work/virtiofs" >"$work/virtiofs-host.txt"
+results_from "$work/virtiofs-host.txt"
+
 GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
 	guest_cases builtin "$builtin" "bash tests/guest/builtin.sh"
 

@@ -56,16 +56,17 @@ check "debugfs: no device had a pool before (all were bound already)" expect_eq 
 # --- devices bound before the load are named, once, with how to move them ----------
 prebound_named() { # each DMA-API device is named once, nothing else is
 	local d n
-	for d in $BLK0 $BLK1 $NET0 $(pci_of_tag hvshare); do
+	for d in $BLK0 $BLK1 $NET0 $(pci_of_tag hvshare) $(pci_of_vfs hostc) $(pci_of_vfs hostd); do
 		n=$(dmesg | grep -c "$d: bound before hv_pci_swiotlb started: keeps the default SWIOTLB pool")
 		[ "$n" = 1 ] || { echo "$d named $n times"; return 1; }
 	done
 	n=$(dmesg | grep -c ': bound before hv_pci_swiotlb started')
-	[ "$n" = 4 ] || { echo "$n devices named, want 4"; dmesg | grep 'bound before'; return 1; }
+	[ "$n" = 6 ] || { echo "$n devices named, want 6"; dmesg | grep 'bound before'; return 1; }
 }
-check "prebound: blk0, blk1, net0 and the share are named once, the control NIC not" prebound_named
+check "prebound: blk0, blk1, net0 and the shares (9p, 2 virtio-fs) are named once, the control NIC not" \
+	prebound_named
 check "prebound: one line says how to move them (unbind, bind in sysfs)" expect_eq 1 \
-	sh -c "dmesg | grep -c '4 device(s) bound before this driver started keep the default SWIOTLB pool; .*echo <device> >$VIRTIO_PCI/unbind; echo <device> >$VIRTIO_PCI/bind\$'"
+	sh -c "dmesg | grep -c '6 device(s) bound before this driver started keep the default SWIOTLB pool; .*echo <device> >$VIRTIO_PCI/unbind; echo <device> >$VIRTIO_PCI/bind\$'"
 
 # --- one pool per device --------------------------------------------------------
 for d in $NET0 $NET1 $BLK0 $BLK1; do rebind "$d"; done

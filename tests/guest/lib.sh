@@ -144,6 +144,17 @@ pci_of_tag() {
 	done
 }
 
+# pci_of_vfs TAG: PCI address of the virtio-fs device with that tag (empty
+# while it has no virtiofs driver: /sys/fs/virtiofs lists bound devices).
+pci_of_vfs() {
+	local d
+	for d in /sys/fs/virtiofs/*; do
+		[ "$(cat "$d/tag" 2>/dev/null)" = "$1" ] || continue
+		basename "$(dirname "$(readlink -f "$d/device")")"
+		return
+	done
+}
+
 # peer_up: put net1 (the control NIC) in namespace "peer" as fe80::11 and
 # bring net0 up as fe80::10, so that traffic between them crosses QEMU's hub.
 # Sets IF0 and IF1.
