@@ -34,8 +34,8 @@ overlay: ## Apply the overlay to a kernel tree in place: make overlay KSRC=<tree
 	@test -n "$(KSRC)" || { echo "usage: make overlay KSRC=<kernel tree>"; exit 2; }
 	@scripts/apply-overlay.sh "$(KSRC)"
 
-patches: deps ## Write the git-am series for a pristine 7.3.x tree (OUT=dir)
-	@scripts/mkpatches.sh $(OUT)
+patches: deps ## Write the git-am series for a pristine 7.3.x tree (OUT=dir; KVER=6.18 KSRC=<6.18.y tree>)
+	@KVER="$(KVER)" KSRC="$(KSRC)" scripts/mkpatches.sh $(OUT)
 
 run: deps ## Build, boot a guest and show the pools working
 	@scripts/run.sh
