@@ -104,6 +104,21 @@ pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
         .cast_mut()
 }
 
+/// Returns the `struct device` of a faux device, for the KUnit fixtures. From 6.19 on the kernel
+/// crate hands out a bound `faux::Device` (the driver's Makefile sets `hvps_faux_bound`), before
+/// that the generic device itself.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn faux_device(reg: &kernel::faux::Registration) -> &Device {
+    #[cfg(hvps_faux_bound)]
+    let dev: &Device<kernel::device::Bound> = {
+        let fdev: &kernel::faux::Device<kernel::device::Bound> = reg.as_ref();
+        fdev.as_ref()
+    };
+    #[cfg(not(hvps_faux_bound))]
+    let dev: &Device = reg.as_ref();
+    dev
+}
+
 /// A SWIOTLB pool over `[base, base + size)` of a reservation, destroyed when dropped.
 pub(crate) struct Pool {
     mem: NonNull<IoTlbMem>,
@@ -361,9 +376,7 @@ mod tests {
         }
 
         fn device(reg: &faux::Registration) -> &Device {
-            let fdev: &faux::Device<kernel::device::Bound> = reg.as_ref();
-            let dev: &Device<kernel::device::Bound> = fdev.as_ref();
-            dev
+            super::faux_device(reg)
         }
 
         fn dev(&self) -> &Device {
