@@ -8,7 +8,7 @@ set -euo pipefail
 BINDGEN_VERSION=0.73.2
 VNG_VERSION=1.42
 DOCUTILS_VERSION=0.21.2
-DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
+DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libdw-dev
 	libssl-dev cpio dwarves busybox-static qemu-system-x86 ccache udev
 	python3-venv xz-utils kmod make git rsync e2fsprogs socat iproute2 iputils-ping)
 
