@@ -52,6 +52,9 @@ series_patch() {
 }
 p1=$(series_patch 0001)
 p2=$(series_patch 0002)
+# What a version needs before the series proper (patches/$kver/0000-*.patch).
+p0=()
+[ -z "$kver" ] || for p in "$TOP/patches/$kver"/0000-*.patch; do [ -f "$p" ] && p0+=("$p"); done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git_() { git -C "$tmp" -c user.name="$(git -C "$TOP" config user.name)" \
@@ -59,7 +62,7 @@ git_() { git -C "$tmp" -c user.name="$(git -C "$TOP" config user.name)" \
 
 # A repository holding only the pristine versions of the files we touch.
 git_ init -q
-for f in MAINTAINERS $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$p1" "$p2" | sort -u); do
+for f in MAINTAINERS $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "${p0[@]}" "$p1" "$p2" | sort -u); do
 	mkdir -p "$tmp/$(dirname "$f")"
 	cp "$src/$f" "$tmp/$f"
 done
@@ -67,6 +70,7 @@ git_ add -A
 git_ commit -q -m base
 base=$(git_ rev-parse HEAD)
 
+[ ${#p0[@]} = 0 ] || git_ am -q "${p0[@]}"
 git_ am -q "$p1"
 # 6.18.52 gave swiotlb_init_io_tlb_pool() the vaddr argument 7.x has: the
 # 6.18 patch calls the older form, so adapt that one call to the tree.
