@@ -15,7 +15,7 @@ SHELL := /bin/bash
 FLAVOR ?= default
 export KDIR CACHE_DIR ACCEL
 
-.PHONY: help deps fetch kernel overlay patches run test test-full test-debug stress bench check clean-cache
+.PHONY: help deps fetch kernel overlay patches run test test-full test-debug test-wsl stress bench check clean-cache
 
 help: ## List the targets
 	@echo "Targets (variables: KDIR=<own 7.x tree>, FLAVOR=$(FLAVOR), CACHE_DIR, ACCEL=kvm|tcg):"
@@ -34,8 +34,8 @@ overlay: ## Apply the overlay to a kernel tree in place: make overlay KSRC=<tree
 	@test -n "$(KSRC)" || { echo "usage: make overlay KSRC=<kernel tree>"; exit 2; }
 	@scripts/apply-overlay.sh "$(KSRC)"
 
-patches: deps ## Write the git-am series for a pristine 7.3.x tree (OUT=dir)
-	@scripts/mkpatches.sh $(OUT)
+patches: deps ## Write the git-am series for a pristine 7.3.x tree (OUT=dir; KVER=6.18 KSRC=<6.18.y tree>)
+	@KVER="$(KVER)" KSRC="$(KSRC)" scripts/mkpatches.sh $(OUT)
 
 run: deps ## Build, boot a guest and show the pools working
 	@scripts/run.sh
@@ -48,6 +48,10 @@ test-full: deps ## make test plus a CONFIG_SWIOTLB_DYNAMIC=y kernel (one more fu
 
 test-debug: deps ## The guest suite on a KASAN/lockdep/kmemleak/DMA-API-debug kernel; any report fails
 	@tests/run.sh --debug
+
+test-wsl: deps ## The 6.18 series and the driver on a WSL 6.18.y tree: KSRC=<tree> [MS_PATCH= WSL_CONFIG= WSL_LEAN=2|1|0 WSL_BUILTIN=1]
+	@KSRC="$(KSRC)" MS_PATCH="$(MS_PATCH)" WSL_CONFIG="$(WSL_CONFIG)" WSL_LEAN="$(WSL_LEAN)" \
+		WSL_BUILTIN="$(WSL_BUILTIN)" tests/wsl.sh
 
 stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified, 100 hot-plugs, exhaustion
 	@tests/stress.sh

@@ -15,7 +15,7 @@ DOCUTILS_VERSION=0.21.2
 # virtme-ng would take it for its own root share.
 VIRTIOFSD_VERSION=1.14.0
 VIRTIOFSD_SHA256=7051accc9cf2816e25945c8216e6d4be2b4e75fc5e77559cd7eed5e400245cc1
-DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
+DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libdw-dev
 	libssl-dev cpio dwarves busybox-static qemu-system-x86 ccache udev
 	python3-venv xz-utils kmod make git rsync e2fsprogs socat iproute2 iputils-ping
 	curl ca-certificates patch libcap-ng-dev libseccomp-dev pkg-config)

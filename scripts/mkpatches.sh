@@ -11,11 +11,50 @@
 #
 # Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
 # Prints the directory holding the series.
+#
+# Environment: KVER=6.18 with KSRC=<a 6.18.y tree> writes the series for
+# Linux 6.18 LTS instead (default $CACHE_DIR/patches-6.18): the files in
+# patches/6.18/ replace their namesakes in patches/ (see patches/6.18/README).
+# The pristine files are always taken from KSRC (or KDIR), which is only read.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-out=${1:-$CACHE_DIR/patches}
-src=${KDIR:-$("$TOP/scripts/fetch-kernel.sh")}
+kver=${KVER:-}
+case $kver in
+'') out=${1:-$CACHE_DIR/patches} ;;
+6.18) out=${1:-$CACHE_DIR/patches-$kver} ;;
+*) die "KVER=$kver: series exist for 7.3 (no KVER) and KVER=6.18" ;;
+esac
+src=${KSRC:-${KDIR:-}}
+if [ -z "$src" ]; then
+	[ -z "$kver" ] || die "KVER=$kver needs KSRC=<a Linux $kver.y tree>"
+	src=$("$TOP/scripts/fetch-kernel.sh")
+fi
+[ -f "$src/Makefile" ] || die "$src is not a kernel tree (no Makefile)"
+if [ -n "$kver" ]; then
+	have=$(sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p' "$src/Makefile" | paste -sd.)
+	[ "$have" = "$kver" ] || die "KVER=$kver, but $src is Linux $have"
+fi
+
+# The series' patches: patches/NNNN-*.patch, or patches/$kver/NNNN-*.patch
+# where that exists.
+series_patch() {
+	local p
+	if [ -n "$kver" ]; then
+		for p in "$TOP/patches/$kver/$1"-*.patch; do
+			[ -f "$p" ] && { echo "$p"; return; }
+		done
+	fi
+	for p in "$TOP/patches/$1"-*.patch; do
+		[ -f "$p" ] && { echo "$p"; return; }
+	done
+	die "no patch $1 in patches/${kver:+$kver/ or patches/}"
+}
+p1=$(series_patch 0001)
+p2=$(series_patch 0002)
+# What a version needs before the series proper (patches/$kver/0000-*.patch).
+p0=()
+[ -z "$kver" ] || for p in "$TOP/patches/$kver"/0000-*.patch; do [ -f "$p" ] && p0+=("$p"); done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git_() { git -C "$tmp" -c user.name="$(git -C "$TOP" config user.name)" \
@@ -23,7 +62,7 @@ git_() { git -C "$tmp" -c user.name="$(git -C "$TOP" config user.name)" \
 
 # A repository holding only the pristine versions of the files we touch.
 git_ init -q
-for f in MAINTAINERS $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$TOP"/patches/*.patch | sort -u); do
+for f in MAINTAINERS $(sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "${p0[@]}" "$p1" "$p2" | sort -u); do
 	mkdir -p "$tmp/$(dirname "$f")"
 	cp "$src/$f" "$tmp/$f"
 done
@@ -31,9 +70,21 @@ git_ add -A
 git_ commit -q -m base
 base=$(git_ rev-parse HEAD)
 
-git_ am -q "$TOP"/patches/0001-*.patch
+[ ${#p0[@]} = 0 ] || git_ am -q "${p0[@]}"
+git_ am -q "$p1"
+# 6.18.52 gave swiotlb_init_io_tlb_pool() the vaddr argument 7.x has: the
+# 6.18 patch calls the older form, so adapt that one call to the tree.
+if [ -n "$kver" ] && grep -A1 '^static void swiotlb_init_io_tlb_pool(' "$src/kernel/dma/swiotlb.c" |
+	grep -q 'void \*vaddr'; then
+	sed -i 's/^\tswiotlb_init_io_tlb_pool(pool, base, nslabs, false, nareas);$/\tswiotlb_init_io_tlb_pool(pool, base, phys_to_virt(base), nslabs,\n\t\t\t\t false, nareas);/' \
+		"$tmp/kernel/dma/swiotlb.c"
+	grep -q 'swiotlb_init_io_tlb_pool(pool, base, phys_to_virt(base), nslabs,' "$tmp/kernel/dma/swiotlb.c" ||
+		die "cannot adapt $p1 to the 6-argument swiotlb_init_io_tlb_pool() of $src"
+	git_ commit -q -a --amend --no-edit
+	log "patches: $src has the 6-argument swiotlb_init_io_tlb_pool() (6.18.52 or later): adapted 0001"
+fi
 
-git_ apply "$TOP"/patches/0002-*.patch
+git_ apply "$p2"
 mkdir -p "$tmp/drivers"
 rsync -a "$TOP/drivers/" "$tmp/drivers/"
 python3 - "$tmp/MAINTAINERS" "$(git -C "$TOP" config user.name)" "$(git -C "$TOP" config user.email)" <<'PY'

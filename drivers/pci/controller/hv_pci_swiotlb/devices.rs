@@ -383,7 +383,7 @@ impl Registry {
             writeln!(
                 f,
                 "{} {} {:#x} {} {} {} {} {} {}",
-                x.dev.name().to_str().unwrap_or("?"),
+                shim::dev_name(&x.dev).to_str().unwrap_or("?"),
                 x.driver,
                 pool.base(),
                 pool.size(),
@@ -537,9 +537,7 @@ mod tests {
         }
 
         fn dev(&self) -> &Device {
-            let fdev: &faux::Device<kernel::device::Bound> = self.dev.as_ref();
-            let dev: &Device<kernel::device::Bound> = fdev.as_ref();
-            dev
+            crate::pool::faux_device(&self.dev)
         }
 
         fn bound(&self) -> usize {

@@ -39,17 +39,6 @@ module! {
     authors: ["hv-swiotlb developers"],
     description: "Per-device SWIOTLB pools for virtio devices behind Hyper-V vPCI",
     license: "GPL",
-    params: {
-        test_mode: bool {
-            default: false,
-            description: "Serve every virtio-pci function, not only those behind hv_pci, and \
-                          publish in virtio-pci's driver directory (for guests without VMBus)",
-        },
-        max_devices: u32 {
-            default: 4,
-            description: "Number of per-device pools (1-64); more devices share them",
-        },
-    },
 }
 
 /// What a user on a kernel without the core SWIOTLB device pool API reads, word for word as the
@@ -122,7 +111,7 @@ struct HvPciSwiotlb {
 /// reserves nothing and stays idle, once it has said so.
 pub(crate) fn serves_this_machine() -> bool {
     // SAFETY: no preconditions; the hypervisor is known from early boot.
-    if module_parameters::test_mode.value() || unsafe { shim::hvps_hyperv_guest() } {
+    if shim::test_mode() || unsafe { shim::hvps_hyperv_guest() } {
         return true;
     }
     static SAID: AtomicBool = AtomicBool::new(false);
@@ -135,7 +124,7 @@ pub(crate) fn serves_this_machine() -> bool {
 /// Builds the pools and starts serving devices; [`None`] where the driver stays idle (the reason
 /// is logged).
 fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
-    let test_mode = module_parameters::test_mode.value();
+    let test_mode = shim::test_mode();
     if !serves_this_machine() {
         return Ok(None);
     }
@@ -158,7 +147,7 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
     if !ok {
         pr_warn!("unknown layout: using {}\n", layout.name());
     }
-    let (max_devices, ok) = params::choose_max_devices(module_parameters::max_devices.value());
+    let (max_devices, ok) = params::choose_max_devices(shim::max_devices());
     if !ok {
         pr_warn!(
             "max_devices must be 1-{}: using {max_devices}\n",

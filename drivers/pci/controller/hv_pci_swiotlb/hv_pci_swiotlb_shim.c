@@ -369,7 +369,42 @@ phys_addr_t hvps_virt_to_phys(const void *addr)
 	return virt_to_phys((void *)addr);
 }
 
-/* --- Parameters that Rust cannot declare (strings, early_param) ---------- */
+/* --- Parameters ------------------------------------------------------------ */
+
+/*
+ * All parameters are declared here rather than in the Rust module! macro:
+ * strings and early_param have no Rust form, and the kernel crate of 6.18
+ * has no module parameters at all. As the Rust ones were, test_mode and
+ * max_devices are not in sysfs (mode 0); hv_pci_swiotlb.test_mode=1 on the
+ * command line (built in) and test_mode=1 at insmod set the same variable.
+ */
+static bool hvps_test_mode;
+module_param_named(test_mode, hvps_test_mode, bool, 0);
+MODULE_PARM_DESC(test_mode,
+		 "Serve every virtio-pci function, not only those behind hv_pci, and publish in virtio-pci's driver directory (for guests without VMBus)");
+
+static unsigned int hvps_max_devices = 4;
+module_param_named(max_devices, hvps_max_devices, uint, 0);
+MODULE_PARM_DESC(max_devices,
+		 "Number of per-device pools (1-64); more devices share them");
+
+/**
+ * hvps_param_test_mode() - the test_mode parameter (default false)
+ */
+bool hvps_param_test_mode(void)
+{
+	return hvps_test_mode;
+}
+
+/**
+ * hvps_param_max_devices() - the max_devices parameter as given (default 4)
+ *
+ * The Rust side checks the range.
+ */
+unsigned int hvps_param_max_devices(void)
+{
+	return hvps_max_devices;
+}
 
 static char hvps_size[32];
 module_param_string(size, hvps_size, sizeof(hvps_size), 0444);
@@ -644,6 +679,19 @@ static bool hvps_behind_hv_pci(struct device *dev)
 	}
 	rcu_read_unlock();
 	return found;
+}
+
+/**
+ * hvps_dev_name() - the name of a device, as dev_name() gives it
+ * @dev: a device the caller holds a reference to
+ *
+ * The kernel crate of 6.18 has no Device::name().
+ *
+ * Return: the name, valid while @dev lives and is not renamed.
+ */
+const char *hvps_dev_name(struct device *dev)
+{
+	return dev_name(dev);
 }
 
 /**

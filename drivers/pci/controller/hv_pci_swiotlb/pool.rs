@@ -104,6 +104,21 @@ pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
         .cast_mut()
 }
 
+/// Returns the `struct device` of a faux device, for the KUnit fixtures. From 6.19 on the kernel
+/// crate hands out a bound `faux::Device` (the driver's Makefile sets `hvps_faux_bound`), before
+/// that the generic device itself.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn faux_device(reg: &kernel::faux::Registration) -> &Device {
+    #[cfg(hvps_faux_bound)]
+    let dev: &Device<kernel::device::Bound> = {
+        let fdev: &kernel::faux::Device<kernel::device::Bound> = reg.as_ref();
+        fdev.as_ref()
+    };
+    #[cfg(not(hvps_faux_bound))]
+    let dev: &Device = reg.as_ref();
+    dev
+}
+
 /// A SWIOTLB pool over `[base, base + size)` of a reservation, destroyed when dropped.
 pub(crate) struct Pool {
     mem: NonNull<IoTlbMem>,
@@ -337,7 +352,7 @@ mod tests {
             let backing = Reservation::new(backing_size)
                 .and_then(|r| Ok(Arc::new(r, GFP_KERNEL)?))
                 .ok();
-            assert!(backing.is_some(), "test memory");
+            assert!(backing.is_some());
             // A name per fixture: a test that failed half way (a KUnit assertion ends its
             // thread without unwinding) leaves its device behind.
             static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -346,9 +361,9 @@ mod tests {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ))
             .ok();
-            assert!(name.is_some(), "device name");
+            assert!(name.is_some());
             let dev = name.and_then(|n| faux::Registration::new(&n, None).ok());
-            assert!(dev.is_some(), "faux device");
+            assert!(dev.is_some());
             let (backing, dev) = (backing?, dev?);
             let raw = raw_device(Self::device(&dev));
             // SAFETY: the faux device is ours; giving it a DMA mask (the platform-device way,
@@ -356,14 +371,12 @@ mod tests {
             unsafe { (*raw).dma_mask = &raw mut (*raw).coherent_dma_mask };
             // SAFETY: `raw` is a live device with a DMA mask pointer.
             let masked = to_result(unsafe { bindings::dma_set_mask_and_coherent(raw, u64::MAX) });
-            assert!(masked.is_ok(), "DMA mask");
+            assert!(masked.is_ok());
             Some(Self { api, backing, dev })
         }
 
         fn device(reg: &faux::Registration) -> &Device {
-            let fdev: &faux::Device<kernel::device::Bound> = reg.as_ref();
-            let dev: &Device<kernel::device::Bound> = fdev.as_ref();
-            dev
+            super::faux_device(reg)
         }
 
         fn dev(&self) -> &Device {
