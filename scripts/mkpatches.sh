@@ -16,6 +16,8 @@
 # Linux 6.18 LTS instead (default $CACHE_DIR/patches-6.18): the files in
 # patches/6.18/ replace their namesakes in patches/ (see patches/6.18/README).
 # The pristine files are always taken from KSRC (or KDIR), which is only read.
+# A tree that carries Microsoft's hv_pci pool patch (or MS_POOL=1) also gets
+# patches/ms-pool/, last.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -160,4 +162,18 @@ MSG
 rm -rf "$out"
 mkdir -p "$out"
 git_ format-patch -q --zero-commit -o "$out" "$base"..HEAD
+
+# A tree with Microsoft's hv_pci pool patch (WSL kernels from 6.18.26.3 on)
+# gets the patch that lets the built-in driver replace that pool, last: it
+# applies on top of Microsoft's pci-hyperv.c and our Kconfig. MS_POOL=1 adds
+# it for a tree that will get Microsoft's patch first (make test-wsl).
+if [ "${MS_POOL:-}" = 1 ] ||
+	grep -qs hv_pci_swiotlb_alloc_pool "$src/drivers/pci/controller/pci-hyperv.c"; then
+	n=$(find "$out" -name '*.patch' | wc -l)
+	for p in "$TOP"/patches/ms-pool/*.patch; do
+		n=$((n + 1))
+		cp "$p" "$out/$(printf %04d "$n")-${p#"$TOP"/patches/ms-pool/[0-9][0-9][0-9][0-9]-}"
+	done
+	log "patches: added the patch for trees with Microsoft's hv_pci pool"
+fi
 echo "$out"

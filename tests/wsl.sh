@@ -128,13 +128,19 @@ finish() {
 
 # --- the series -------------------------------------------------------------------
 series=$work/series
-step "wsl: make patches KVER=6.18 writes the series for $ver" \
-	env KVER=6.18 KSRC="$ksrc" "$TOP/scripts/mkpatches.sh" "$series" || finish
+# With MS_PATCH the series ends with patches/ms-pool/ (MS_POOL=1), which
+# lets the built-in driver replace Microsoft's pool.
+step "wsl: make patches KVER=6.18 writes the series for $ver${ms:+ with the patch for Microsoft pool trees}" \
+	env KVER=6.18 KSRC="$ksrc" MS_POOL=${ms:+1} "$TOP/scripts/mkpatches.sh" "$series" || finish
 # The key leaves out the Date: lines, which change at every run.
-series_key=$(cat "$series"/*.patch | grep -v '^Date: ' | sha256sum | cut -c1-16)
+series_key=$( { cat "$series"/*.patch | grep -v '^Date: '; [ -z "$ms" ] || cat "$ms"; } |
+	sha256sum | cut -c1-16)
 
 # --- the copy of KSRC: pristine, then MS_PATCH, then the series --------------------
-tag=$ver-$(printf '%s\n' "$ksrc" | sha1sum | cut -c1-8)${ms:+-ms$(sha256sum <"$ms" | cut -c1-8)}
+# One copy and one build tree per KSRC, with and without MS_PATCH: switching
+# rewrites only the files the two differ in, so the kernel rebuilds what
+# includes them (minutes) instead of everything (most of an hour on 2 cores).
+tag=$ver-$(printf '%s\n' "$ksrc" | sha1sum | cut -c1-8)
 src=$CACHE_DIR/work/$tag
 # No automatic gc in the copy: it would repack 1.4 GB in the background.
 git_() { git -C "$src" -c gc.auto=0 -c maintenance.auto=false -c user.name=hv-swiotlb \
@@ -147,6 +153,18 @@ copy_tree() {
 	make -s -C "$src" mrproper || return
 	git_ init -q && git_ add -A && git_ commit -q -m "Linux $ver (copy of $ksrc)" &&
 		git_ tag pristine || return
+	touch "$src/.hv-copied"
+}
+if [ ! -f "$src/.hv-copied" ]; then
+	step "wsl: copy $ksrc into the cache" copy_tree || finish
+else
+	log "wsl: $src is there already"
+fi
+git_ rev-parse -q --verify pristine >/dev/null || die "$src has no tag pristine: rm -rf it"
+
+# apply_ms: MS_PATCH on top of pristine, with git am (patch -p1 if it is no
+# mbox); the result is tagged base.
+apply_ms() {
 	if [ -n "$ms" ]; then
 		if grep -q '^From [0-9a-f]\{40\} ' "$ms"; then
 			git_ am -q "$ms" || { git_ am --abort; return 1; }
@@ -155,17 +173,12 @@ copy_tree() {
 				git_ add -A && git_ commit -q -m "MS_PATCH $(basename "$ms")" || return
 		fi
 	fi
-	git_ tag base && touch "$src/.hv-copied"
+	git_ tag -f base >/dev/null
 }
-if [ ! -f "$src/.hv-copied" ]; then
-	step "wsl: copy $ksrc into the cache${ms:+ and apply $(basename "$ms")}" copy_tree || finish
-else
-	log "wsl: $src is there already"
-fi
 
-# apply_series: the series on top of base, unless it is there already. A
-# file that comes out the same gets its old time back, so that a change to
-# the driver does not rebuild everything that includes swiotlb.h.
+# apply_series: pristine, MS_PATCH and the series, unless they are there
+# already. A file that comes out the same gets its old time back, so that a
+# change to the driver does not rebuild everything that includes swiotlb.h.
 apply_series() {
 	local f blob t
 	local -A old=()
@@ -173,8 +186,9 @@ apply_series() {
 	rm -f "$src/.hv-series-key"
 	while IFS= read -r f; do
 		old[$f]="$(git_ rev-parse -q --verify "HEAD:$f") $(stat -c %Y "$src/$f" 2>/dev/null)"
-	done < <(git_ diff --name-only base HEAD)
-	git_ reset -q --hard base || return
+	done < <(git_ diff --name-only pristine HEAD)
+	git_ reset -q --hard pristine || return
+	apply_ms || return
 	if ! git_ am -q "$series"/*.patch; then
 		git_ am --abort
 		return 1
@@ -296,37 +310,91 @@ guest_cases() {
 SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_pci_swiotlb_slices
 	--expect hv_pci_swiotlb_devices --expect hv_pci_swiotlb_pool)
 
-# The module finds the API on 6.18 and its KUnit suites pass there.
-guest_cases wsl-pool-api "$build" "MOD=$mod bash tests/guest/pool-api.sh"
-python3 "$TOP/tests/ktap.py" "$work/wsl-pool-api/dmesg-load.txt" --no-skip "${SUITES[@]}" \
-	>"$work/ktap.txt" 2>&1
-sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(wsl): /' "$work/ktap.txt" >"$work/ktap.named"
-results_from "$work/ktap.named"
+# The module finds the API on 6.18 and its KUnit suites pass there. With
+# MS_PATCH the module steps aside instead: the coexistence cases below.
+plain_cases() {
+	guest_cases wsl-pool-api "$build" "MOD=$mod bash tests/guest/pool-api.sh"
+	python3 "$TOP/tests/ktap.py" "$work/wsl-pool-api/dmesg-load.txt" --no-skip "${SUITES[@]}" \
+		>"$work/ktap.txt" 2>&1
+	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(wsl): /' "$work/ktap.txt" >"$work/ktap.named"
+	results_from "$work/ktap.named"
 
-[ -x "$TOP/tools/target/debug/swiotlbctl" ] ||
-	timed swiotlbctl nice -n 19 cargo build --manifest-path "$TOP/tools/Cargo.toml" --locked \
-		>"$work/swiotlbctl.log" 2>&1
-guest_cases wsl-driver "$build" \
-	"MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
+	[ -x "$TOP/tools/target/debug/swiotlbctl" ] ||
+		timed swiotlbctl nice -n 19 cargo build --manifest-path "$TOP/tools/Cargo.toml" --locked \
+			>"$work/swiotlbctl.log" 2>&1
+	guest_cases wsl-driver "$build" \
+		"MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
 
-if [ "${WSL_BUILTIN:-0}" = 1 ]; then
-	builtin=$CACHE_DIR/build/$tag-wsl$lean-builtin
-	if step "config: every option of the built-in kernel landed (WSL_LEAN=$lean)" \
-		configure "$builtin" "${frags[@]}" "$cfgdir/wsl-builtin.config" &&
-		step "build: kernel with the driver built in (WSL_LEAN=$lean)" build "$builtin"; then
-		GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
-			guest_cases wsl-builtin "$builtin" "bash tests/guest/builtin.sh"
+	if [ "${WSL_BUILTIN:-0}" = 1 ]; then
+		builtin=$CACHE_DIR/build/$tag-wsl$lean-builtin
+		if step "config: every option of the built-in kernel landed (WSL_LEAN=$lean)" \
+			configure "$builtin" "${frags[@]}" "$cfgdir/wsl-builtin.config" &&
+			step "build: kernel with the driver built in (WSL_LEAN=$lean)" build "$builtin"; then
+			GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
+				guest_cases wsl-builtin "$builtin" "bash tests/guest/builtin.sh"
+		fi
 	fi
-fi
+}
 
 # --- coexistence with Microsoft's pool (MS_PATCH trees) -------------------------------
-# coexistence_cases BUILD MODULE: the cases for a tree that carries MS_PATCH
-# (which of the two pools is active, the step-aside message, who publishes
-# swiotlb_base/swiotlb_size). To be written with the step-aside check in
-# the driver; each case goes through case_result or guest_cases, as above.
-coexistence_cases() {
-	:
+# names_apart: no function, export or variable that MS_PATCH defines has a
+# namesake among the series' definitions (C and Rust), so neither can be
+# taken for the other at link, symbol_get() or kallsyms time.
+names_apart() {
+	python3 - "$ms" "$series"/*.patch <<'PY'
+import re, sys
+def defined(path):
+    names = set()
+    for line in open(path, errors="replace"):
+        if not line.startswith("+") or line.startswith("+++"):
+            continue
+        l = line[1:]
+        for m in re.finditer(r"EXPORT_SYMBOL(?:_GPL)?\((\w+)\)", l):
+            names.add(m.group(1))
+        m = re.match(r"(?:static\s+)?(?:inline\s+)?(?:const\s+)?(?:struct\s+)?[\w\s\*]+?\b(\w+)\s*\([^;]*$", l)
+        if m and not l[0].isspace() and not l.startswith(("#", "/", "*", "}")):
+            names.add(m.group(1))
+        m = re.match(r"(?:static\s+)?(?:struct\s+)?\w[\w\s\*]*?\b(\w+)(?:\s*=.*)?;\s*$", l)
+        if m and not l[0].isspace() and not l.startswith(("#", "/", "*", "}", "return")):
+            names.add(m.group(1))
+        m = re.match(r"(?:pub(?:\(crate\))?\s+)?(?:extern \"C\"\s+)?fn\s+(\w+)", l.strip())
+        if m:
+            names.add(m.group(1))
+    return names
+ms = defined(sys.argv[1])
+ours = set().union(*(defined(p) for p in sys.argv[2:]))
+ms.discard("")
+both = sorted(ms & ours)
+print(f"Microsoft's patch defines {len(ms)} names: {' '.join(sorted(ms))}")
+print(f"shared with the series: {' '.join(both) or 'none'}")
+sys.exit(1 if both else 0)
+PY
 }
-[ -z "$ms" ] || coexistence_cases "$build" "$mod"
 
+# coexistence_cases BUILD MODULE: which pool owns hv_pci_swiotlb= on a tree
+# with MS_PATCH, as a module and built in (tests/guest/ms-coexist.sh).
+coexistence_cases() {
+	local b=$1 m=$2
+	step "ms: no name of Microsoft's patch is defined by the series" names_apart
+	GUEST_APPEND="hv_pci_swiotlb=64M" \
+		guest_cases wsl-ms-module "$b" "MOD=$m MODE=module SIZE=64 bash tests/guest/ms-coexist.sh"
+	# Built in, in the same tree: only what depends on the driver's options
+	# rebuilds. The next run switches it back.
+	if step "config: the driver built in, with Microsoft's pool in the tree" \
+		configure "$b" "${frags[@]}" "$cfgdir/wsl-builtin.config" &&
+		step "build: the driver built in, with Microsoft's pool in the tree" build "$b"; then
+		check_replaced() {
+			grep -qx 'CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED=y' "$b/.config"
+		}
+		step "config: PCI_HYPERV_SWIOTLB_REPLACES_SHARED=y with the driver built in" check_replaced
+		GUEST_APPEND="hv_pci_swiotlb=64M hv_pci_swiotlb.test_mode=1" \
+			guest_cases wsl-ms-builtin "$b" "MODE=builtin SIZE=64 bash tests/guest/ms-coexist.sh"
+	fi
+}
+
+if [ -z "$ms" ]; then
+	plain_cases
+else
+	coexistence_cases "$build" "$mod"
+fi
 finish
