@@ -49,7 +49,7 @@ test-full: deps ## make test plus a CONFIG_SWIOTLB_DYNAMIC=y kernel (one more fu
 test-debug: deps ## The guest suite on a KASAN/lockdep/kmemleak/DMA-API-debug kernel; any report fails
 	@tests/run.sh --debug
 
-stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified, 100 hot-plugs, exhaustion
+stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified (disks, net, virtio-fs), 100 hot-plugs, exhaustion
 	@tests/stress.sh
 
 bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500 NDEV=3; PROFILE=1 adds perf and lock_stat)
