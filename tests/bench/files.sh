@@ -60,6 +60,11 @@ measure() { # measure LAYOUT REP
 		if [ $load = busy ]; then
 			kill $spid $npid 2>/dev/null
 			wait $spid $npid 2>/dev/null
+			# The loop's dd outlives its shell and would keep hostd busy
+			# (and its unmount refused) for up to one more file.
+			# ("[.]": the pattern must not match the sh -c that looks for it)
+			pkill -f "$MNT/d/stream[.]bin"
+			wait_for 30 sh -c "! pgrep -f '$MNT/d/stream[.]bin'"
 		fi
 		[ -n "$line" ] || line="files=0 errors=$FILES"
 		echo "files layout=$1 rep=$2 load=$load $line fails=$([ -n "$f0" ] && echo $((f1 - f0)) || echo -1) full=$(($(full_msgs) - m0)) d_mib=$(cat /tmp/d_mib)" >>"$OUT/files.txt"
