@@ -53,10 +53,10 @@ test-wsl: deps ## The 6.18 series and the driver on a WSL 6.18.y tree: KSRC=<tre
 	@KSRC="$(KSRC)" MS_PATCH="$(MS_PATCH)" WSL_CONFIG="$(WSL_CONFIG)" WSL_LEAN="$(WSL_LEAN)" \
 		WSL_BUILTIN="$(WSL_BUILTIN)" tests/wsl.sh
 
-stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified, 100 hot-plugs, exhaustion
+stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified (disks, net, virtio-fs), 100 hot-plugs, exhaustion
 	@tests/stress.sh
 
-bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500 NDEV=3; PROFILE=1 adds perf and lock_stat)
+bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500 NDEV=3 FILES=2000 FILES_REPS=3 BENCH="micro e2e files"; PROFILE=1 adds perf and lock_stat)
 	@tests/bench/run.sh
 
 check: deps ## rustfmt, clippy (CLIPPY=1) and checkpatch --strict on our code

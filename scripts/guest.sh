@@ -20,9 +20,6 @@
 #   net1  virtio-net, no iommu_platform       (control device, net0's peer
 #         on a QEMU-internal hub: no traffic leaves QEMU)
 #   blk0, blk1  virtio-blk, iommu_platform=on, 64 MiB files in OUT_DIR/disks
-#   share0  virtio-9p, iommu_platform=on, mount tag "hvshare", exporting
-#         OUT_DIR/share (SHARE_DIR in the guest; the file-sharing stand-in
-#         from before virtiofs worked here)
 #   vfsc, vfsd  virtio-fs (vhost-user-fs-pci), iommu_platform=on, mount tags
 #         "hostc" and "hostd" exporting OUT_DIR/c and OUT_DIR/d: WSL's /mnt/c
 #         and /mnt/d. Served by the patched virtiofsd of make deps (one per
@@ -52,8 +49,7 @@ export PATH=$CACHE_DIR/venv/bin:$PATH
 # Disks and the shares belong to this guest: guests may run side by side
 # (QEMU locks disk images).
 disks=$out/disks
-share=$out/share
-mkdir -p "$disks" "$share" "$out/qmp" "$out/c" "$out/d" "$out/e" "$out/vfs"
+mkdir -p "$disks" "$out/qmp" "$out/c" "$out/d" "$out/e" "$out/vfs"
 for d in blk0 blk1 hp0; do
 	[ -f "$disks/$d.img" ] || truncate -s 64M "$disks/$d.img"
 done
@@ -86,8 +82,6 @@ qemu_opts="$cpu_opt
  -device virtio-blk-pci,drive=blk0,serial=blk0,disable-legacy=on,iommu_platform=on
  -drive file=$disks/blk1.img,if=none,id=blk1,format=raw,cache=unsafe
  -device virtio-blk-pci,drive=blk1,serial=blk1,disable-legacy=on,iommu_platform=on
- -fsdev local,id=share0,path=$share,security_model=none
- -device virtio-9p-pci,fsdev=share0,mount_tag=hvshare,disable-legacy=on,iommu_platform=on
  -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
  -object memory-backend-memfd,id=hvmem,size=$mem,share=on -numa node,memdev=hvmem
  -chardev socket,id=vfsc,path=$out/vfs/c.sock
@@ -157,5 +151,5 @@ timeout --foreground -k 10 "${GUEST_TIMEOUT:-600}" \
 	--rwdir "$out" --cwd "$TOP" \
 	--append="swiotlb=${GUEST_SWIOTLB:-force,track_hiwater} pcie_ports=native ${GUEST_APPEND:-}" \
 	--qemu-opts="$(echo $qemu_opts)" \
-	--exec "export CACHE_DIR=$CACHE_DIR SHARE_DIR=$share VFS_DIR=$out HP_DISK=$disks/hp0.img; $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
+	--exec "export CACHE_DIR=$CACHE_DIR VFS_DIR=$out HP_DISK=$disks/hp0.img; $cmd" </dev/null >"$out/console.log" 2>&1 || rc=$?
 exit $rc

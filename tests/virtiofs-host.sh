@@ -10,8 +10,16 @@
 #                                 listed in OUT/guest-sums has, on the host,
 #                                 the sum the guest computed before writing
 #                                 it. Prints "ok - " / "not ok - " lines.
+#   virtiofs-host.sh sums OUT LIST NAME
+#                                 after the guest ended: every file in LIST
+#                                 (sha256sum lines, paths relative to OUT),
+#                                 however many, has that sum on the host; one
+#                                 "ok - NAME" or "not ok - NAME" line, the
+#                                 mismatches as "# " lines under it. An empty
+#                                 or missing LIST fails: the guest wrote
+#                                 nothing it could vouch for.
 set -euo pipefail
-cmd=${1:?usage: virtiofs-host.sh prepare|verify OUT}
+cmd=${1:?usage: virtiofs-host.sh prepare|verify OUT, or sums OUT LIST NAME}
 out=${2:?usage: virtiofs-host.sh prepare|verify OUT}
 
 case $cmd in
@@ -43,8 +51,24 @@ verify)
 		fi
 	done
 	;;
+sums)
+	list=${3:?usage: virtiofs-host.sh sums OUT LIST NAME}
+	name=${4:?usage: virtiofs-host.sh sums OUT LIST NAME}
+	if [ ! -s "$list" ]; then
+		echo "not ok - $name"
+		echo "# $list is missing or empty"
+		exit 0
+	fi
+	# sha256sum -c reads the paths relative to OUT, as the guest wrote them.
+	if bad=$(cd "$out" && sha256sum --quiet -c "$list" 2>&1); then
+		echo "ok - $name"
+	else
+		echo "not ok - $name"
+		echo "$bad" | head -n 20 | sed 's/^/# /'
+	fi
+	;;
 *)
-	echo "usage: virtiofs-host.sh prepare|verify OUT" >&2
+	echo "usage: virtiofs-host.sh prepare|verify OUT, or sums OUT LIST NAME" >&2
 	exit 2
 	;;
 esac

@@ -7,7 +7,12 @@
 # PROFILE=1 adds a perf profile and lock statistics (a lockstat kernel).
 # The microbenchmark maps for NDEV devices (default 3: the case per-device
 # pools exist for, two file shares and a NIC; at most 7); end to end, the
-# guest's two disks and its NIC are three devices as well.
+# guest's two disks and its NIC are three devices as well. The file
+# benchmark (tests/bench/files.sh) is the build-on-/mnt/c case: FILES small
+# files (default 2000) on virtio-fs share hostc, alone and while hostd and
+# the NIC are busy, FILES_REPS times (default 3).
+# BENCH picks parts: any of "micro e2e files" (default all three); e.g.
+# BENCH=files FILES=200 FILES_REPS=1 is a quick look of a few minutes.
 # Results: a table on stdout, bench.json and bench.md in $CACHE_DIR/bench/.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -15,6 +20,16 @@ set -euo pipefail
 REPS=${REPS:-5}
 MS=${MS:-500}
 NDEV=${NDEV:-3}
+FILES=${FILES:-2000}
+FILES_REPS=${FILES_REPS:-3}
+BENCH=${BENCH:-micro e2e files}
+for v in REPS MS NDEV FILES FILES_REPS; do
+	case ${!v} in '' | *[!0-9]*) die "$v=${!v}: want a number" ;; esac
+done
+for b in $BENCH; do
+	case $b in micro | e2e | files) ;; *) die "BENCH=$BENCH: want some of micro, e2e, files" ;; esac
+done
+want() { [[ " $BENCH " == *" $1 "* ]]; }
 out=$CACHE_DIR/bench
 rm -rf "$out"; mkdir -p "$out"
 
@@ -37,21 +52,35 @@ bench_module() {
 export GUEST_APPEND="tsc=reliable ${GUEST_APPEND:-}"
 
 build=$(phase build "$TOP/scripts/build-kernel.sh" default)
-bench=$(phase bench-module bench_module "$build")
+bench=
+if want micro || [ "${PROFILE:-0}" = 1 ]; then
+	bench=$(phase bench-module bench_module "$build")
+fi
 mod=$build/extmod/drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
 
 for cfg in percpu 1area; do
 	sw=force,track_hiwater
 	[ $cfg = 1area ] && sw=,1,force,track_hiwater
 	# The module prints its results and refuses to stay loaded (-ECANCELED).
-	GUEST_SWIOTLB=$sw phase micro-$cfg "$TOP/scripts/guest.sh" "$build" "$out/micro-$cfg" \
-		"insmod $bench ndev=$NDEV reps=$REPS ms=$MS; dmesg >$out/micro-$cfg/dmesg.txt" || true
-	GUEST_SWIOTLB=$sw phase e2e-$cfg "$TOP/scripts/guest.sh" "$build" "$out/e2e-$cfg" \
-		"OUT=$out/e2e-$cfg MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
-	cp "$out/micro-$cfg/dmesg.txt" "$out/micro-$cfg.txt" 2>/dev/null || true
-	cp "$out/e2e-$cfg/e2e.txt" "$out/e2e-$cfg.txt" 2>/dev/null || true
-	grep -q 'swiotlb_bench: done' "$out/micro-$cfg.txt" 2>/dev/null ||
-		{ log "bench: the $cfg microbenchmark did not finish; console tail:"; tail -n 30 "$out/micro-$cfg/console.log"; }
+	if want micro; then
+		GUEST_SWIOTLB=$sw phase micro-$cfg "$TOP/scripts/guest.sh" "$build" "$out/micro-$cfg" \
+			"insmod $bench ndev=$NDEV reps=$REPS ms=$MS; dmesg >$out/micro-$cfg/dmesg.txt" || true
+		cp "$out/micro-$cfg/dmesg.txt" "$out/micro-$cfg.txt" 2>/dev/null || true
+		grep -q 'swiotlb_bench: done' "$out/micro-$cfg.txt" 2>/dev/null ||
+			{ log "bench: the $cfg microbenchmark did not finish; console tail:"; tail -n 30 "$out/micro-$cfg/console.log"; }
+	fi
+	if want e2e; then
+		GUEST_SWIOTLB=$sw phase e2e-$cfg "$TOP/scripts/guest.sh" "$build" "$out/e2e-$cfg" \
+			"OUT=$out/e2e-$cfg MOD=$mod REPS=$REPS bash tests/bench/e2e.sh" || true
+		cp "$out/e2e-$cfg/e2e.txt" "$out/e2e-$cfg.txt" 2>/dev/null || true
+	fi
+	if want files; then
+		GUEST_SWIOTLB=$sw phase files-$cfg "$TOP/scripts/guest.sh" "$build" "$out/files-$cfg" \
+			"OUT=$out/files-$cfg MOD=$mod REPS=$FILES_REPS FILES=$FILES bash tests/bench/files.sh" || true
+		cp "$out/files-$cfg/files.txt" "$out/files-$cfg.txt" 2>/dev/null || true
+		[ -s "$out/files-$cfg.txt" ] ||
+			{ log "bench: the $cfg file benchmark recorded nothing; console tail:"; tail -n 30 "$out/files-$cfg/console.log"; }
+	fi
 done
 
 if [ "${PROFILE:-0}" = 1 ]; then
@@ -68,13 +97,14 @@ if [ "${PROFILE:-0}" = 1 ]; then
 	cat "$out/perf/profile.txt" "$out"/lockstat-{percpu,1area}/profile.txt >"$out/profile.txt" 2>/dev/null || true
 fi
 
-accel=$(cat "$out/micro-percpu/accel" 2>/dev/null || echo unknown)
-python3 - "$out/machine.json" "$accel" "$(basename "$build")" "$REPS" "$MS" <<'PY'
+accel=$(cat "$out"/*-percpu/accel 2>/dev/null | head -n1)
+python3 - "$out/machine.json" "${accel:-unknown}" "$(basename "$build")" "$REPS" "$MS" "$FILES" "$FILES_REPS" <<'PY'
 import json, os, sys, datetime
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "host_cpu": cpu, "host_cpus": os.cpu_count(), "vcpus": 2, "accel": sys.argv[2],
-           "kernel": sys.argv[3], "reps": int(sys.argv[4]), "ms": int(sys.argv[5])},
+           "kernel": sys.argv[3], "reps": int(sys.argv[4]), "ms": int(sys.argv[5]),
+           "files": int(sys.argv[6]), "files_reps": int(sys.argv[7])},
           open(sys.argv[1], "w"), indent=2)
 PY
 python3 "$TOP/tests/bench/report.py" "$out"

@@ -7,7 +7,7 @@
 MIB=1048576
 BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1)
 NET0=$(pci_of_mac 52:54:00:00:00:10) NET1=$(pci_of_mac 52:54:00:00:00:11)
-SHARE=$(pci_of_tag hvshare)
+SHARE=$(pci_of_vfs hostc) # virtio-fs, WSL's /mnt/c
 
 check "builtin: hv_pci_swiotlb=32M was honoured" \
 	expect_eq $((32 * MIB)) cat $VIRTIO_PCI/swiotlb_size

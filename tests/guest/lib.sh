@@ -134,16 +134,6 @@ wait_for() {
 	done
 }
 
-# pci_of_tag TAG: PCI address of the virtio-9p device with that mount tag.
-pci_of_tag() {
-	local d
-	for d in /sys/bus/virtio/devices/*; do
-		[ "$(cat "$d/mount_tag" 2>/dev/null | tr -d '\0')" = "$1" ] || continue
-		basename "$(dirname "$(readlink -f "$d")")"
-		return
-	done
-}
-
 # pci_of_vfs TAG: PCI address of the virtio-fs device with that tag (empty
 # while it has no virtiofs driver: /sys/fs/virtiofs lists bound devices).
 pci_of_vfs() {

@@ -4,7 +4,7 @@
 # pools (disks and network), hot-plug churn and pool exhaustion. Slow; not
 # part of `make test`. Figures go to $OUT/figures.
 . "$(dirname "$0")/lib.sh"
-: "${MOD:?}" "${CYCLES:=1000}" "${PASSES:=16}" "${HOTPLUGS:=100}" "${NET_MIB:=512}" "${MODARGS:=}"
+: "${MOD:?}" "${CYCLES:=1000}" "${PASSES:=16}" "${HOTPLUGS:=100}" "${NET_MIB:=512}" "${VFS_MIB:=1024}" "${MODARGS:=}"
 
 MIB=1048576
 BLK0=$(pci_of_blk blk0) BLK1=$(pci_of_blk blk1)
@@ -100,6 +100,61 @@ check "integrity: $NET_MIB MiB over virtio-net through its 2 MiB pool, checksum 
 check "integrity: net0 used its pool" test "$(pool_col "$NET0" 8)" -gt 0
 peer_down
 
+# --- virtio-fs, checked by the host ------------------------------------------------------
+# hostc (WSL's /mnt/c) takes net0's 2 MiB slice (net0 stays unbound until
+# the end: with MODARGS=max_devices=3 there are only three slices). Two
+# writers at once, one with 1 MiB O_DIRECT writes (FUSE requests of up to
+# 124 pages, a quarter of the pool each) and one buffered, so that the pool
+# can run full and requests wait for slots (the figures give the high water
+# and the failures). The guest reads every file back uncached through the
+# pool; tests/stress.sh compares the host's copies with the sums in
+# $OUT/vfs-sums after the guest ended (tests/virtiofs-host.sh sums).
+C=$(pci_of_vfs hostc)
+echo "$NET0" >$VIRTIO_PCI/unbind
+rebind "$C"
+wait_for 10 has_pool "$C"
+check "integrity: virtio-fs hostc on a minimum-size (2 MiB) pool" expect_eq 2097152 pool_col "$C" 4
+mkdir -p /tmp/vfs/c
+mount -t virtiofs hostc /tmp/vfs/c && mkdir -p /tmp/vfs/c/stress
+: >"$OUT/vfs-sums"
+vfs() {
+	local i n=$(((VFS_MIB + 63) / 64)) sum f got pids=()
+	expect_eq "virtiofs hostc" findmnt -n -o FSTYPE,SOURCE /tmp/vfs/c || return 1
+	# writer I: files I, I+2, ... of 64 MiB (the last one what is left of
+	# VFS_MIB), streamed (the guest's /tmp cannot hold them).
+	writer() {
+		local i size sum flags="bs=1M oflag=direct"
+		[ "$1" = 1 ] && flags="bs=64k"
+		: >"$OUT/vfs-sums.$1"
+		for i in $(seq "$1" 2 "$n"); do
+			size=$((VFS_MIB - (i - 1) * 64))
+			[ $size -gt 64 ] && size=64
+			rm -f /tmp/vfs-sum.$1
+			# dd is the pipeline's last command, so the file is written
+			# when it returns; the sum arrives when sha256sum saw EOF.
+			head -c $((size * MIB)) /dev/urandom | tee >(sha256sum >/tmp/vfs-sum.$1) |
+				dd of=/tmp/vfs/c/stress/f$i.bin iflag=fullblock $flags status=none || return 1
+			wait_for 30 test -s /tmp/vfs-sum.$1 || { echo "no sum for f$i.bin"; return 1; }
+			echo "$(cut -d' ' -f1 /tmp/vfs-sum.$1)  c/stress/f$i.bin" >>"$OUT/vfs-sums.$1"
+		done
+	}
+	writer 1 & pids+=($!)
+	writer 2 & pids+=($!)
+	for i in "${pids[@]}"; do wait "$i" || return 1; done
+	sync -f /tmp/vfs/c/stress
+	cat "$OUT"/vfs-sums.[12] >"$OUT/vfs-sums" && rm -f "$OUT"/vfs-sums.[12]
+	[ "$(wc -l <"$OUT/vfs-sums")" = "$n" ] || { echo "$(wc -l <"$OUT/vfs-sums") of $n files written"; return 1; }
+	echo 3 >/proc/sys/vm/drop_caches
+	while read -r sum f; do
+		got=$(sha256sum </tmp/vfs/${f} | cut -d' ' -f1)
+		[ "$got" = "$sum" ] || { echo "$f read back $got, wrote $sum"; return 1; }
+	done <"$OUT/vfs-sums"
+	figure "vfs_bytes_written=$((VFS_MIB * MIB)) vfs_files=$n vfs_pool_failures=$(pool_col "$C" 9) vfs_hiwater_slots=$(pool_col "$C" 7)"
+}
+check "integrity: $VFS_MIB MiB through virtio-fs hostc's 2 MiB pool (two writers), read back intact" vfs
+check "integrity: hostc used its pool" test "$(pool_col "$C" 8)" -gt 0
+umount /tmp/vfs/c
+
 # --- exhaustion -------------------------------------------------------------------------
 exhaust() {
 	# Four writers, each on its own 16 MiB, then each verifies what it wrote
@@ -118,9 +173,9 @@ figure "exhaustion_failures_counted=$(pool_col "$BLK0" 9)"
 check "exhaustion: the failures are counted in the pool's statistics" test "$(pool_col "$BLK0" 9)" -gt 0
 check "exhaustion: nothing left mapped afterwards" expect_eq 0 pool_col "$BLK0" 6
 
-for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/unbind; done
+for d in $BLK0 $BLK1 $C; do echo "$d" >$VIRTIO_PCI/unbind; done
 rmmod $MODNAME
-for d in $BLK0 $BLK1 $NET0; do echo "$d" >$VIRTIO_PCI/bind; done
+for d in $BLK0 $BLK1 $NET0 $C; do echo "$d" >$VIRTIO_PCI/bind; done
 
 # --- hot-plug churn ------------------------------------------------------------------------
 insmod "$MOD" test_mode=1 $MODARGS
