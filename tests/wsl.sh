@@ -378,6 +378,11 @@ coexistence_cases() {
 	step "ms: no name of Microsoft's patch is defined by the series" names_apart
 	GUEST_APPEND="hv_pci_swiotlb=64M" \
 		guest_cases wsl-ms-module "$b" "MOD=$m MODE=module SIZE=64 bash tests/guest/ms-coexist.sh"
+	# The module's KUnit suites ran at that load, beside Microsoft's pool.
+	python3 "$TOP/tests/ktap.py" "$work/wsl-ms-module/dmesg-module.txt" --no-skip "${SUITES[@]}" \
+		>"$work/ktap-ms.txt" 2>&1
+	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(wsl-ms): /' "$work/ktap-ms.txt" >"$work/ktap-ms.named"
+	results_from "$work/ktap-ms.named"
 	# Built in, in the same tree: only what depends on the driver's options
 	# rebuilds. The next run switches it back.
 	if step "config: the driver built in, with Microsoft's pool in the tree" \
