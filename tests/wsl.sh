@@ -64,29 +64,8 @@ rm -rf "$work"
 mkdir -p "$work"
 
 # --- TAP output, as in tests/run.sh ---------------------------------------------
-case_result() { # ok|skip|fail NAME [DETAIL_FILE]; never in a subshell
-	local line
-	n=$((n + 1))
-	case $1 in
-	ok) passed=$((passed + 1)); line="ok $n - $2" ;;
-	skip) skipped=$((${skipped:-0} + 1)); line="ok $n - $2" ;;
-	*) failed=$((failed + 1)); line="not ok $n - $2" ;;
-	esac
-	echo "$line"
-	echo "$line" >>"$work/cases"
-	[ "$1" != fail ] || [ -z "${3:-}" ] || tail -n 40 "$3" | sed 's/^/#   /'
-}
-
-timed() { # NAME CMD...: one phase, its duration logged and kept
-	local name=$1 t0 rc=0
-	shift
-	t0=$(date +%s)
-	log "== phase $name"
-	"$@" || rc=$?
-	echo "$name $(($(date +%s) - t0))s" >>"$work/timings"
-	log "== phase $name: $(($(date +%s) - t0))s (rc=$rc)"
-	return $rc
-}
+. "$TOP/tests/tap.sh"
+GUEST_NICE=19
 
 step() { # NAME CMD...: a phase that is one case; its output goes to a log
 	local name=$1 log=$work/$(printf %s "$1" | tr -c 'A-Za-z0-9.-' _).log
@@ -97,33 +76,6 @@ step() { # NAME CMD...: a phase that is one case; its output goes to a log
 		case_result fail "$name" "$log"
 		return 1
 	fi
-}
-
-results_from() { # FILE of "ok - x" / "not ok - x" lines, "#" details
-	local line
-	while IFS= read -r line; do
-		case "$line" in
-		"ok - "*" # SKIP"*) case_result skip "${line#ok - }" ;;
-		"ok - "*) case_result ok "${line#ok - }" ;;
-		"not ok - "*) case_result fail "${line#not ok - }" ;;
-		"#"*) echo "$line" ;;
-		esac
-	done <"$1"
-}
-
-finish() {
-	local name="harness: every case numbered once, the totals count them"
-	{ cat "$work/cases" 2>/dev/null
-	  echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"; } >"$work/numbering.txt"
-	if python3 "$TOP/tests/numbering.py" "$work/numbering.txt" >"$work/numbering.log" 2>&1; then
-		case_result ok "$name"
-	else
-		case_result fail "$name" "$work/numbering.log"
-	fi
-	log "phase timings: $(paste -sd, "$work/timings" 2>/dev/null | sed 's/,/, /g'), total $(($(date +%s) - t_start))s"
-	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
-	[ "$failed" = 0 ]
-	exit
 }
 
 # --- the series -------------------------------------------------------------------
@@ -291,21 +243,6 @@ else
 fi
 
 # --- guests ---------------------------------------------------------------------------
-# guest_cases NAME BUILD COMMAND: boot, run COMMAND, report its cases.
-guest_cases() {
-	local name=$1 b=$2 cmd=$3 out=$work/$1 rc=0
-	mkdir -p "$out"
-	: >"$out/results"
-	timed "boot:$name" nice -n 19 "$TOP/scripts/guest.sh" "$b" "$out" "export OUT=$out; $cmd" ||
-		rc=$?
-	if [ $rc != 0 ] || [ ! -s "$out/results" ]; then
-		case_result fail "$name: guest ran to completion (exit $rc, $(cat "$out/accel" 2>/dev/null))" \
-			"$out/console.log"
-	else
-		case_result ok "$name: guest ran to completion ($(cat "$out/accel"))"
-	fi
-	results_from "$out/results"
-}
 
 SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_pci_swiotlb_slices
 	--expect hv_pci_swiotlb_devices --expect hv_pci_swiotlb_pool)

@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0
+# TAP-style case reporting shared by tests/run.sh (make test) and tests/wsl.sh
+# (make test-wsl). The caller sets n=0 passed=0 failed=0 skipped= t_start and
+# work (an empty directory), then sources this file.
+#
+# Every case prints "ok N - name" or "not ok N - name" (a failure followed by
+# the tail of its detail file as "#" lines); finish() checks the numbering
+# and prints "N passed, N failed" last.
+
+# case_result ok|skip|fail NAME [DETAIL_FILE]: number and count a case. Never
+# in a subshell (e.g. a command substitution): the counts would stay there.
+# Every case line also goes to $work/cases, which finish() checks.
+case_result() {
+	local line
+	n=$((n + 1))
+	case $1 in
+	ok) passed=$((passed + 1)); line="ok $n - $2" ;;
+	skip) skipped=$((${skipped:-0} + 1)); line="ok $n - $2" ;;
+	*) failed=$((failed + 1)); line="not ok $n - $2" ;;
+	esac
+	echo "$line"
+	echo "$line" >>"$work/cases"
+	[ "$1" != fail ] || [ -z "${3:-}" ] || tail -n 40 "$3" | sed 's/^/#   /'
+}
+
+# timed NAME CMD...: run CMD as one phase and remember its duration (in a
+# file: phases also run in command substitutions).
+timed() {
+	local name=$1 t0 rc=0
+	shift
+	t0=$(date +%s)
+	log "== phase $name"
+	"$@" || rc=$?
+	echo "$name $(($(date +%s) - t0))s" >>"$work/timings"
+	log "== phase $name: $(($(date +%s) - t0))s (rc=$rc)"
+	return $rc
+}
+
+# results_from FILE: turn "ok - x" / "not ok - x" lines (and their "#"
+# detail lines) into numbered cases.
+results_from() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*" # SKIP"*) case_result skip "${line#ok - }" ;;
+		"ok - "*) case_result ok "${line#ok - }" ;;
+		"not ok - "*) case_result fail "${line#not ok - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done <"$1"
+}
+
+# guest_cases NAME BUILD_DIR COMMAND: boot, run COMMAND, report its cases.
+# GUEST_NICE (a niceness) runs the guest at that priority.
+guest_cases() {
+	local name=$1 build=$2 cmd=$3 out=$work/$1 rc=0
+	mkdir -p "$out"
+	: >"$out/results"
+	timed "boot:$name" ${GUEST_NICE:+nice -n "$GUEST_NICE"} "$TOP/scripts/guest.sh" \
+		"$build" "$out" "export OUT=$out; $cmd" || rc=$?
+	if [ $rc != 0 ] || [ ! -s "$out/results" ]; then
+		case_result fail "$name: guest ran to completion (exit $rc, $(cat "$out/accel" 2>/dev/null))" \
+			"$out/console.log"
+	else
+		case_result ok "$name: guest ran to completion ($(cat "$out/accel"))"
+	fi
+	results_from "$out/results"
+}
+
+# finish: the last case checks the numbering of all the others and that
+# the totals count them (tests/numbering.py), then the totals; exits.
+finish() {
+	local name="harness: every case numbered once, the totals count them"
+	{ cat "$work/cases" 2>/dev/null
+	  echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"; } >"$work/numbering.txt"
+	if python3 "$TOP/tests/numbering.py" "$work/numbering.txt" >"$work/numbering.log" 2>&1; then
+		case_result ok "$name"
+	else
+		case_result fail "$name" "$work/numbering.log"
+	fi
+	log "phase timings: $(paste -sd, "$work/timings" 2>/dev/null | sed 's/,/, /g'), total $(($(date +%s) - t_start))s"
+	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
+	[ "$failed" = 0 ]
+	exit
+}
