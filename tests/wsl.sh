@@ -262,6 +262,13 @@ plain_cases() {
 	guest_cases wsl-driver "$build" \
 		"MOD=$mod SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh"
 
+	# The two virtio-fs shares (/mnt/c and /mnt/d in WSL), each with its own
+	# pool; the host checks what the guest wrote.
+	"$TOP/tests/virtiofs-host.sh" prepare "$work/wsl-virtiofs"
+	guest_cases wsl-virtiofs "$build" "MOD=$mod bash tests/guest/virtiofs.sh"
+	"$TOP/tests/virtiofs-host.sh" verify "$work/wsl-virtiofs" >"$work/wsl-virtiofs-host.txt"
+	results_from "$work/wsl-virtiofs-host.txt"
+
 	if [ "${WSL_BUILTIN:-0}" = 1 ]; then
 		builtin=$CACHE_DIR/build/$tag-wsl$lean-builtin
 		if step "config: every option of the built-in kernel landed (WSL_LEAN=$lean)" \
