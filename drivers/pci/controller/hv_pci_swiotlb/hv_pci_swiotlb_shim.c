@@ -142,9 +142,10 @@ bool hvps_core_api_get(void)
  * would reserve twice, and pci-hyperv.c would move devices off our pools
  * while they map. So on a kernel with that patch this driver steps aside,
  * whether or not pci-hyperv.c is built in (it is in every WSL kernel).
- * The patch "PCI: hv: Leave the shared SWIOTLB pool to hv_pci_swiotlb"
- * (for such trees) compiles it out when this driver is built in, and
- * defines CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED to say so.
+ * For such trees, the patch "PCI: hv: Leave the shared SWIOTLB pool to
+ * hv_pci_swiotlb when built in" (patches/ms-pool/) compiles that code out
+ * when this driver is built in, and sets
+ * CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED to say so.
  *
  * The symbol is looked up to see that it exists and is put back at once;
  * it is never called, as its signature is not ours to know.
