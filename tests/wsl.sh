@@ -7,10 +7,12 @@
 #                      [WSL_LEAN=2|1|0] [WSL_BUILTIN=1]
 #
 #   KSRC        a Linux 6.18.y tree; only read. It is copied into the cache
-#               (work/<version>-<hash of its path>[-ms<hash of MS_PATCH>]),
-#               the copy is made a git repository, MS_PATCH is applied to it
-#               with git am (patch -p1 if it is no mbox), then the series of
-#               `make patches KVER=6.18 KSRC=...` with git am.
+#               once (work/<version>-<hash of its path>), as a git
+#               repository tagged pristine; each run resets it to that,
+#               applies MS_PATCH with git am (patch -p1 if it is no mbox),
+#               then the series of `make patches KVER=6.18 KSRC=...` (with
+#               patches/ms-pool/ last when MS_PATCH is given) with git am.
+#               Runs with and without MS_PATCH share the copy and build tree.
 #   MS_PATCH    Microsoft's hv_pci SWIOTLB pool patch (e.g. Locietta's
 #               0005-swiotlb-pool.patch), to test a tree that carries it.
 #   WSL_CONFIG  the WSL configuration (default $KSRC/Microsoft/config-wsl).
