@@ -97,7 +97,12 @@ if [ "${PROFILE:-0}" = 1 ]; then
 	cat "$out/perf/profile.txt" "$out"/lockstat-{percpu,1area}/profile.txt >"$out/profile.txt" 2>/dev/null || true
 fi
 
-accel=$(cat "$out"/*-percpu/accel 2>/dev/null | head -n1)
+# Not "cat ... | head -n1": with pipefail, cat's SIGPIPE (once there are two
+# files) would end the run with status 141 after all the measurements.
+accel=
+for f in "$out"/*-percpu/accel; do
+	[ -f "$f" ] && { accel=$(cat "$f"); break; }
+done
 python3 - "$out/machine.json" "${accel:-unknown}" "$(basename "$build")" "$REPS" "$MS" "$FILES" "$FILES_REPS" <<'PY'
 import json, os, sys, datetime
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
