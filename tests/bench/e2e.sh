@@ -57,15 +57,10 @@ measure() { # measure LAYOUT REP
 }
 
 with_driver() { # with_driver LAYOUT REP
-	local d
-	insmod "$MOD" test_mode=1 layout="$1" || return
-	for d in "$BLK0" "$BLK1" "$NET0"; do rebind "$d"; done
-	has_pool "$BLK0" "$BLK1" "$NET0" >/dev/null || echo "warning: devices have no pools" >>"$OUT/e2e.log"
+	bench_attach "$1" "$OUT/e2e.log" "$BLK0" "$BLK1" "$NET0" || return
 	net0_up
 	measure "$(test "$1" = per-device && echo perdev || echo "$1")" "$2"
-	for d in "$BLK0" "$BLK1" "$NET0"; do echo "$d" >"$VIRTIO_PCI/unbind"; done
-	rmmod "$MODNAME"
-	for d in "$BLK0" "$BLK1" "$NET0"; do echo "$d" >"$VIRTIO_PCI/bind"; done
+	bench_detach "$BLK0" "$BLK1" "$NET0"
 	net0_up
 }
 

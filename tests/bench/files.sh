@@ -73,17 +73,12 @@ measure() { # measure LAYOUT REP
 }
 
 with_driver() { # with_driver LAYOUT REP
-	local d
-	insmod "$MOD" test_mode=1 layout="$1" || return
-	for d in "$NET0" "$C" "$D"; do rebind "$d"; done
-	wait_for 10 has_pool "$NET0" "$C" "$D" || echo "warning: devices have no pools" >>"$OUT/files.log"
+	bench_attach "$1" "$OUT/files.log" "$NET0" "$C" "$D" || return
 	net0_up
 	mount_shares || { echo "mount failed under $1" >>"$OUT/files.log"; return 1; }
 	measure "$(test "$1" = per-device && echo perdev || echo "$1")" "$2"
 	umount $MNT/c $MNT/d
-	for d in "$NET0" "$C" "$D"; do echo "$d" >"$VIRTIO_PCI/unbind"; done
-	rmmod "$MODNAME"
-	for d in "$NET0" "$C" "$D"; do echo "$d" >"$VIRTIO_PCI/bind"; done
+	bench_detach "$NET0" "$C" "$D"
 	net0_up
 }
 

@@ -189,3 +189,22 @@ lockdep_report() {
 		grep -q pciehp_configure_device "$1.lockdep" &&
 		[ "$(grep -cE "$LOCKDEP_RE" "$1")" = 1 ]; }
 }
+
+# bench_attach LAYOUT LOG BDF...: load the driver in test mode with LAYOUT and
+# rebind the devices so that each takes a pool (a note in LOG if one did not).
+# bench_detach BDF...: unbind them, unload the driver, bind them again to the
+# default pool. The benchmarks (tests/bench/e2e.sh, files.sh) measure between
+# the two.
+bench_attach() {
+	local layout=$1 log=$2 d
+	shift 2
+	insmod "$MOD" test_mode=1 layout="$layout" || return
+	for d in "$@"; do rebind "$d"; done
+	wait_for 10 has_pool "$@" >/dev/null || echo "warning: devices have no pools" >>"$log"
+}
+bench_detach() {
+	local d
+	for d in "$@"; do echo "$d" >"$VIRTIO_PCI/unbind"; done
+	rmmod "$MODNAME"
+	for d in "$@"; do echo "$d" >"$VIRTIO_PCI/bind"; done
+}
