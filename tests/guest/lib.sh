@@ -6,6 +6,8 @@
 : "${OUT:?OUT must name the shared results directory}"
 MISSING_PATCH_MSG='The running kernel is missing a patch that significantly improves virtio device performance. Update to a more recent WSL kernel to enable this optimization.'
 MODNAME=hv_pci_swiotlb
+# The start of the driver's line on a kernel with Microsoft's hv_pci pool.
+SHARED_POOL_MSG="this kernel carries Microsoft's hv_pci SWIOTLB pool"
 
 # check NAME CMD...: run CMD, record the verdict under NAME.
 check() {
@@ -208,3 +210,9 @@ bench_detach() {
 	rmmod "$MODNAME"
 	for d in "$@"; do echo "$d" >"$VIRTIO_PCI/bind"; done
 }
+
+# our_pools: how many pools of this driver exist (swiotlb's debugfs).
+our_pools() { ls -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-* 2>/dev/null | wc -l; }
+
+# said_shared: how many times the driver said Microsoft's pool is in charge.
+said_shared() { dmesg -t | grep -c "^$MODNAME: $SHARED_POOL_MSG" || true; }

@@ -15,12 +15,9 @@
 : "${SIZE:?SIZE must be the hv_pci_swiotlb= value in MiB}"
 
 MIB=1048576
-SHARED_MSG="this kernel carries Microsoft's hv_pci SWIOTLB pool"
 MS_RESERVED='hv_pci: reserved swiotlb pool'
 ms_reservations() { dmesg | grep -c "$MS_RESERVED" || true; }
 our_reservations() { dmesg | grep -c "hv_pci_swiotlb: reserved [0-9]* MiB" || true; }
-our_pools() { ls -d /sys/kernel/debug/swiotlb/hv_pci_swiotlb-* 2>/dev/null | wc -l; }
-said_shared() { dmesg -t | grep -c "^$MODNAME: $SHARED_MSG" || true; }
 BLK0=$(pci_of_blk blk0)
 
 check "ms-$MODE: swiotlb_create_pool is exported (Microsoft's patch is in)" \
