@@ -56,7 +56,7 @@ test-wsl: deps ## The 6.18 series and the driver on a WSL 6.18.y tree: KSRC=<tre
 stress: deps ## Slow abuse tests: 1000 load cycles, GiBs verified (disks, net, virtio-fs), 100 hot-plugs, exhaustion
 	@tests/stress.sh
 
-bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500 NDEV=3 FILES=2000 FILES_REPS=3 BENCH="micro e2e files"; PROFILE=1 adds perf and lock_stat)
+bench: deps ## Benchmarks: global vs shared vs per-device pools (REPS=5 MS=500 NDEV=3 FILES=2000 FILES_REPS=3 FLOOD_FILES=FILES/4 BENCH="micro e2e files"; PROFILE=1 adds perf and lock_stat)
 	@tests/bench/run.sh
 
 check: deps ## rustfmt, clippy (CLIPPY=1) and checkpatch --strict on our code

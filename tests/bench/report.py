@@ -58,6 +58,7 @@ def fmt(s, scale=1.0, digits=2):
 
 
 LAYOUTS = ["global", "shared", "perdev"]
+LOADS = ["alone", "busy", "flood"]
 CASES = ["map", "pinned", "map_to"]
 CONFIGS = ["percpu", "1area"]
 CONFIG_TITLE = {"percpu": "pools with an area per CPU (default)",
@@ -234,7 +235,7 @@ def main(out):
             if ("percpu", "perdev", job) in e2e_med) + "."]
 
     # The build-on-/mnt/c workload: per layout and load, medians over reps.
-    fmed = {}
+    fmed, fper = {}, {}
     for cfg in CONFIGS:
         runs = defaultdict(list)
         for r in files[cfg]:
@@ -246,14 +247,16 @@ def main(out):
         lines += ["", f"## Small files on virtio-fs share hostc, {CONFIG_TITLE[cfg]}", "",
                   "Each run creates, stats and reads back the same tree of small files (2-320 KiB, "
                   "fixed seed); busy: meanwhile hostd streams 32 MiB files with O_DIRECT and iperf3 "
-                  "runs over net0. files/s and MB/s (written plus read) over the whole run; read "
+                  "runs over net0; flood: busy, and both disks take 128-deep random 512 KiB O_DIRECT "
+                  "I/O (more buffers in flight than a 64 MiB pool holds). files/s and MB/s (written plus read) over the whole run; read "
                   "latency per file (open, read, close), hostc only; failures: hostc's mapping "
                   "failures in the driver's table (- without the driver); full: \"swiotlb buffer "
                   "is full\" lines naming hostc (rate-limited); errors: files that did not read "
                   "back as written. Medians (min-max).", "",
                   "| load | layout | files/s | MB/s | read p50 us | read p99 us | failures | full "
-                  "| errors | hostd MiB meanwhile |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for load in ["alone", "busy"]:
+                  "| errors | hostd MiB meanwhile | disks MiB meanwhile |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for load in LOADS:
             for layout in LAYOUTS:
                 rs = runs.get((layout, load), [])
                 if not rs:
@@ -267,18 +270,24 @@ def main(out):
                 full = sum(r.get("full", 0) for r in rs)
                 errors = sum(r.get("errors", 0) for r in rs)
                 dmib = stat([r.get("d_mib") for r in rs])
+                bmib = stat([r.get("b_mib") for r in rs])
                 row = {"config": cfg, "layout": layout, "load": load, "files_per_s": fps,
                        "mb_per_s": mbs, "read_p50_us": p50, "read_p99_us": p99,
                        "failures": max(fails) if fails else None, "full_messages": full,
-                       "errors": errors, "hostd_mib": dmib, "n": len(rs)}
+                       "errors": errors, "hostd_mib": dmib, "disks_mib": bmib, "n": len(rs)}
                 result["files"].append(row)
                 for k in ("files_per_s", "read_p99_us"):
                     fmed[(cfg, layout, load, k)] = row[k]["median"] if row[k] else None
+                # Per repetition, for ratios within one repetition (the
+                # layouts of one repetition run back to back).
+                fper[(cfg, layout, load)] = {r.get("rep"): f for r, f in
+                                             zip(rs, [r["files"] / t if t else None
+                                                      for r, t in zip(rs, secs)])}
                 fmed[(cfg, layout, load, "failures")] = row["failures"]
                 lines.append(f"| {load} | {layout} | {fmt(fps, 1, 1)} | {fmt(mbs, 1, 1)} | "
                              f"{fmt(p50, 1, 0)} | {fmt(p99, 1, 0)} | "
                              f"{'-' if row['failures'] is None else row['failures']} | {full} | "
-                             f"{errors} | {fmt(dmib, 1, 0)} |")
+                             f"{errors} | {fmt(dmib, 1, 0)} | {fmt(bmib, 1, 0)} |")
 
     # Targets of the benchmark issue, reported, never asserted.
     def target(name, value, want):
@@ -314,23 +323,32 @@ def main(out):
                                 ratio(e2e_med[("percpu", "perdev", job)],
                                       e2e_med[("percpu", "global", job)]), 1.0))
 
-    for load in ["alone", "busy"]:
+    def per_rep(cfg, other, load):
+        """min-max of per-device/OTHER files/s within each repetition."""
+        a, b = fper.get((cfg, "perdev", load), {}), fper.get((cfg, other, load), {})
+        rs = [a[k] / b[k] for k in a if a[k] and b.get(k)]
+        return f" (per repetition {min(rs):.2f}-{max(rs):.2f})" if rs else ""
+
+    for load in LOADS:
         for cfg in CONFIGS:
             pd = fmed.get((cfg, "perdev", load, "files_per_s"))
             if pd is None:
                 continue
             if cfg == "percpu":
-                lines.append(target(f"small files {load}: per-device/global files/s",
+                lines.append(target(f"small files {load}: per-device/global files/s"
+                                    + per_rep(cfg, "global", load),
                                     ratio(pd, fmed.get((cfg, "global", load, "files_per_s"))), 1.0))
-            lines.append(target(f"small files {load}: per-device/shared files/s ({cfg})",
+            lines.append(target(f"small files {load}: per-device/shared files/s ({cfg})"
+                                + per_rep(cfg, "shared", load),
                                 ratio(pd, fmed.get((cfg, "shared", load, "files_per_s"))), 1.0))
     for cfg in CONFIGS:
         # p99 no worse: shared p99 / per-device p99 >= 1.0.
-        pd, sh = fmed.get((cfg, "perdev", "busy", "read_p99_us")), fmed.get((cfg, "shared", "busy", "read_p99_us"))
-        if pd is not None and sh is not None:
-            lines.append(target(f"small files busy: shared p99 / per-device p99 ({cfg})",
-                                ratio(sh, pd) if pd else None, 1.0))
-        fl = [fmed.get((cfg, "perdev", load, "failures")) for load in ["alone", "busy"]]
+        for load in LOADS[1:]:
+            pd, sh = fmed.get((cfg, "perdev", load, "read_p99_us")), fmed.get((cfg, "shared", load, "read_p99_us"))
+            if pd is not None and sh is not None:
+                lines.append(target(f"small files {load}: shared p99 / per-device p99 ({cfg})",
+                                    ratio(sh, pd) if pd else None, 1.0))
+        fl = [fmed.get((cfg, "perdev", load, "failures")) for load in LOADS]
         fl = [v for v in fl if v is not None]
         if fl:
             ok = max(fl) == 0

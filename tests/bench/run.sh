@@ -9,8 +9,9 @@
 # pools exist for, two file shares and a NIC; at most 7); end to end, the
 # guest's two disks and its NIC are three devices as well. The file
 # benchmark (tests/bench/files.sh) is the build-on-/mnt/c case: FILES small
-# files (default 2000) on virtio-fs share hostc, alone and while hostd and
-# the NIC are busy, FILES_REPS times (default 3).
+# files (default 2000) on virtio-fs share hostc, alone, while hostd and the
+# NIC are busy, and while the disks flood their pools too (FLOOD_FILES
+# files, default FILES/4), FILES_REPS times (default 3).
 # BENCH picks parts: any of "micro e2e files" (default all three); e.g.
 # BENCH=files FILES=200 FILES_REPS=1 is a quick look of a few minutes.
 # Results: a table on stdout, bench.json and bench.md in $CACHE_DIR/bench/.
@@ -22,8 +23,9 @@ MS=${MS:-500}
 NDEV=${NDEV:-3}
 FILES=${FILES:-2000}
 FILES_REPS=${FILES_REPS:-3}
+FLOOD_FILES=${FLOOD_FILES:-$((FILES / 4 > 0 ? FILES / 4 : 1))}
 BENCH=${BENCH:-micro e2e files}
-for v in REPS MS NDEV FILES FILES_REPS; do
+for v in REPS MS NDEV FILES FILES_REPS FLOOD_FILES; do
 	case ${!v} in '' | *[!0-9]*) die "$v=${!v}: want a number" ;; esac
 done
 for b in $BENCH; do
@@ -75,8 +77,12 @@ for cfg in percpu 1area; do
 		cp "$out/e2e-$cfg/e2e.txt" "$out/e2e-$cfg.txt" 2>/dev/null || true
 	fi
 	if want files; then
-		GUEST_SWIOTLB=$sw phase files-$cfg "$TOP/scripts/guest.sh" "$build" "$out/files-$cfg" \
-			"OUT=$out/files-$cfg MOD=$mod REPS=$FILES_REPS FILES=$FILES bash tests/bench/files.sh" || true
+		# Each repetition runs three layouts under three loads; under the
+		# flood the guest does about 16 files/s. Generous, so that only a
+		# guest that hangs is stopped.
+		GUEST_TIMEOUT=${GUEST_TIMEOUT:-$((600 + FILES_REPS * 3 * (60 + FILES / 20 + FLOOD_FILES / 5)))} \
+			GUEST_SWIOTLB=$sw phase files-$cfg "$TOP/scripts/guest.sh" "$build" "$out/files-$cfg" \
+			"OUT=$out/files-$cfg MOD=$mod REPS=$FILES_REPS FILES=$FILES FLOOD_FILES=$FLOOD_FILES bash tests/bench/files.sh" || true
 		cp "$out/files-$cfg/files.txt" "$out/files-$cfg.txt" 2>/dev/null || true
 		[ -s "$out/files-$cfg.txt" ] ||
 			{ log "bench: the $cfg file benchmark recorded nothing; console tail:"; tail -n 30 "$out/files-$cfg/console.log"; }

@@ -196,11 +196,12 @@ lockdep_report() {
 # rebind the devices so that each takes a pool (a note in LOG if one did not).
 # bench_detach BDF...: unbind them, unload the driver, bind them again to the
 # default pool. The benchmarks (tests/bench/e2e.sh, files.sh) measure between
-# the two.
+# the two. BENCH_MODARGS: more module parameters (e.g. max_devices=5).
 bench_attach() {
 	local layout=$1 log=$2 d
 	shift 2
-	insmod "$MOD" test_mode=1 layout="$layout" || return
+	# shellcheck disable=SC2086 # BENCH_MODARGS is a list of parameters
+	insmod "$MOD" test_mode=1 layout="$layout" ${BENCH_MODARGS:-} || return
 	for d in "$@"; do rebind "$d"; done
 	wait_for 10 has_pool "$@" >/dev/null || echo "warning: devices have no pools" >>"$log"
 }
