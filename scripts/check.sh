@@ -11,7 +11,7 @@ drv=$TOP/drivers/pci/controller/hv_pci_swiotlb
 rc=0
 
 log "check: rustfmt"
-rustfmt --check --config-path "$src/.rustfmt.toml" --edition 2021 "$drv"/*.rs || rc=1
+rustfmt --check --config-path "$src/.rustfmt.toml" --edition 2021 "$drv"/*.rs "$drv"/kunit/*.rs || rc=1
 
 log "check: clippy (make CLIPPY=1)"
 out=$(mktemp -d)

@@ -24,15 +24,6 @@ impl CoreApi {
     pub(crate) fn try_clone(&self) -> Option<Self> {
         Self::get()
     }
-
-    /// How a pool over `size` bytes with `nareas` areas wanted is laid out:
-    /// `(areas, slots used)`; no areas if `size` holds no whole segment.
-    pub(crate) fn pool_geometry(&self, size: usize, nareas: u32) -> (u32, usize) {
-        let mut nslabs = 0;
-        // SAFETY: `self` holds the API; `nslabs` is writable; the call only computes.
-        let areas = unsafe { shim::hvps_pool_geometry(size, nareas, &mut nslabs) };
-        (areas, nslabs)
-    }
 }
 
 impl Drop for CoreApi {

@@ -181,20 +181,6 @@ void hvps_core_api_put(void)
 }
 
 /**
- * hvps_pool_geometry() - swiotlb_devpool_geometry(); the caller holds the API
- * @size: bytes of a range
- * @nareas: areas wanted
- * @nslabs: set to the slots a pool over @size would use
- *
- * Return: the number of areas such a pool has, 0 if none fits.
- */
-unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
-				unsigned long *nslabs)
-{
-	return hvps_api.geometry(size, nareas, nslabs);
-}
-
-/**
  * hvps_pool_create() - swiotlb_devpool_create(); the caller holds the API
  * @base: physical start of the range
  * @size: bytes
@@ -238,21 +224,6 @@ int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem)
 	return hvps_api.set_pool(dev, mem);
 }
 ALLOW_ERROR_INJECTION(hvps_dev_set_pool, ERRNO);
-
-/**
- * hvps_dev_pool() - the pool a device bounces through now
- * @dev: the device
- *
- * Return: dev->dma_io_tlb_mem, which drivers may compare but not use.
- */
-const void *hvps_dev_pool(struct device *dev)
-{
-#ifdef CONFIG_SWIOTLB
-	return READ_ONCE(dev->dma_io_tlb_mem);
-#else
-	return NULL;
-#endif
-}
 
 /**
  * hvps_pool_stats() - swiotlb_devpool_get_stats(); the caller holds the API
@@ -339,35 +310,6 @@ bool hvps_debugfs_present(void)
 	}
 	dput(dir);
 	return ok;
-}
-
-/**
- * hvps_device_lock() - device_lock(), an inline function
- * @dev: the device
- */
-void hvps_device_lock(struct device *dev)
-{
-	device_lock(dev);
-}
-
-/**
- * hvps_device_unlock() - device_unlock(), an inline function
- * @dev: the device, locked by hvps_device_lock()
- */
-void hvps_device_unlock(struct device *dev)
-{
-	device_unlock(dev);
-}
-
-/**
- * hvps_virt_to_phys() - virt_to_phys(), an inline function on x86
- * @addr: a linear-map address
- *
- * Return: its physical address.
- */
-phys_addr_t hvps_virt_to_phys(const void *addr)
-{
-	return virt_to_phys((void *)addr);
 }
 
 /* --- Parameters ------------------------------------------------------------ */
@@ -800,10 +742,73 @@ int hvps_virtio_dma_api(struct device *dev)
 	return ret;
 }
 
+/*
+ * What only the KUnit tests (kunit/ in Rust) call: the geometry a pool
+ * would have, a device's current pool, the device lock, the linear map,
+ * skipping a test and checking a mapping.
+ */
 #if IS_ENABLED(CONFIG_KUNIT)
 #include <linux/dma-mapping.h>
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
+
+/**
+ * hvps_pool_geometry() - swiotlb_devpool_geometry(); the caller holds the API
+ * @size: bytes of a range
+ * @nareas: areas wanted
+ * @nslabs: set to the slots a pool over @size would use
+ *
+ * Return: the number of areas such a pool has, 0 if none fits.
+ */
+unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
+				unsigned long *nslabs)
+{
+	return hvps_api.geometry(size, nareas, nslabs);
+}
+
+/**
+ * hvps_dev_pool() - the pool a device bounces through now
+ * @dev: the device
+ *
+ * Return: dev->dma_io_tlb_mem, which drivers may compare but not use.
+ */
+const void *hvps_dev_pool(struct device *dev)
+{
+#ifdef CONFIG_SWIOTLB
+	return READ_ONCE(dev->dma_io_tlb_mem);
+#else
+	return NULL;
+#endif
+}
+
+/**
+ * hvps_device_lock() - device_lock(), an inline function
+ * @dev: the device
+ */
+void hvps_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+/**
+ * hvps_device_unlock() - device_unlock(), an inline function
+ * @dev: the device, locked by hvps_device_lock()
+ */
+void hvps_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
+/**
+ * hvps_virt_to_phys() - virt_to_phys(), an inline function on x86
+ * @addr: a linear-map address
+ *
+ * Return: its physical address.
+ */
+phys_addr_t hvps_virt_to_phys(const void *addr)
+{
+	return virt_to_phys((void *)addr);
+}
 
 /**
  * hvps_kunit_skip() - mark the running KUnit test as skipped

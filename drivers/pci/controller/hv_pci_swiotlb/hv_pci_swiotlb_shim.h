@@ -33,22 +33,14 @@ void hvps_early_reserve(void);
 bool hvps_core_api_get(void);
 bool hvps_shared_pool_owner(void);
 void hvps_core_api_put(void);
-unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
-				unsigned long *nslabs);
 int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
 		     struct io_tlb_mem **mem);
 int hvps_pool_destroy(struct io_tlb_mem *mem);
 int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem);
-const void *hvps_dev_pool(struct device *dev);
 void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats);
 void *hvps_reserve(size_t size, phys_addr_t *phys);
 void hvps_unreserve(phys_addr_t phys, size_t size);
-phys_addr_t hvps_virt_to_phys(const void *addr);
 bool hvps_debugfs_present(void);
-void hvps_device_lock(struct device *dev);
-void hvps_device_unlock(struct device *dev);
-void hvps_kunit_skip(const char *reason);
-bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 const char *hvps_param_size(void);
 bool hvps_param_size_too_long(void);
 const char *hvps_param_layout(void);
@@ -65,5 +57,15 @@ int hvps_walk_pci_devs(int (*fn)(struct device *dev, void *data), void *data);
 int hvps_virtio_dma_api(struct device *dev);
 bool hvps_module_get(void);
 void hvps_module_put(void);
+
+/* For the KUnit tests only. */
+unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
+				unsigned long *nslabs);
+const void *hvps_dev_pool(struct device *dev);
+phys_addr_t hvps_virt_to_phys(const void *addr);
+void hvps_device_lock(struct device *dev);
+void hvps_device_unlock(struct device *dev);
+void hvps_kunit_skip(const char *reason);
+bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 
 #endif /* _HV_PCI_SWIOTLB_SHIM_H */

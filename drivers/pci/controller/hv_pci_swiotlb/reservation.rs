@@ -16,6 +16,8 @@ pub(crate) const FALLBACK_FLOOR: usize = 4 << 20;
 /// returned to it on drop.
 pub(crate) struct Reservation {
     phys: bindings::phys_addr_t,
+    /// Kernel address of the first byte. Only the KUnit tests look at the bytes.
+    #[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
     virt: *mut u8,
     size: usize,
 }
@@ -37,7 +39,12 @@ impl Reservation {
         if virt.is_null() {
             return Err(ENOMEM);
         }
-        Ok(Self { phys, virt, size })
+        Ok(Self {
+            phys,
+            #[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+            virt,
+            size,
+        })
     }
 
     /// Allocates `size` bytes, or, failing that, half as much again and again down to
@@ -83,7 +90,12 @@ impl Reservation {
         // SAFETY: both out-parameters are writable; the shim hands the range out once, and it
         // came from `hvps_reserve`, so ownership passes to the returned value.
         let virt = unsafe { shim::hvps_early_take(&mut phys, &mut size) };
-        (!virt.is_null()).then(|| Self { phys, virt, size })
+        (!virt.is_null()).then(|| Self {
+            phys,
+            #[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+            virt,
+            size,
+        })
     }
 
     /// Physical address of the first byte.
@@ -94,34 +106,6 @@ impl Reservation {
     /// Size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size
-    }
-
-    /// Copies `buf.len()` bytes at `offset` out of the range, for tests that look at what a
-    /// bounce left there.
-    #[cfg(CONFIG_KUNIT)]
-    pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
-        let end = offset.checked_add(buf.len()).ok_or(EINVAL)?;
-        if end > self.size {
-            return Err(EINVAL);
-        }
-        // SAFETY: `offset..end` lies inside the mapped range we own; the bytes are plain data
-        // (a device may write them concurrently, so the copy may be torn, never unsound).
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.virt.add(offset), buf.as_mut_ptr(), buf.len())
-        };
-        Ok(())
-    }
-
-    /// Writes `buf` at `offset` into the range, as a device would.
-    #[cfg(CONFIG_KUNIT)]
-    pub(crate) fn write(&self, offset: usize, buf: &[u8]) -> Result {
-        let end = offset.checked_add(buf.len()).ok_or(EINVAL)?;
-        if end > self.size {
-            return Err(EINVAL);
-        }
-        // SAFETY: as in `read`; the memory is ours and holds plain bytes.
-        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), self.virt.add(offset), buf.len()) };
-        Ok(())
     }
 }
 
@@ -152,3 +136,7 @@ pub(crate) extern "C" fn hvps_early_reserve() {
         unsafe { shim::hvps_early_set(r.phys, r.size) };
     }
 }
+
+#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[path = "kunit/reservation.rs"]
+mod kunit;

@@ -64,7 +64,6 @@ extern "C" {
     pub(crate) fn hvps_core_api_get() -> bool;
     pub(crate) fn hvps_core_api_put();
     pub(crate) fn hvps_shared_pool_owner() -> bool;
-    pub(crate) fn hvps_pool_geometry(size: usize, nareas: u32, nslabs: *mut usize) -> u32;
     pub(crate) fn hvps_pool_create(
         base: bindings::phys_addr_t,
         size: usize,
@@ -73,14 +72,10 @@ extern "C" {
     ) -> c_int;
     pub(crate) fn hvps_pool_destroy(mem: *mut IoTlbMem) -> c_int;
     pub(crate) fn hvps_dev_set_pool(dev: *mut bindings::device, mem: *mut IoTlbMem) -> c_int;
-    pub(crate) fn hvps_dev_pool(dev: *mut bindings::device) -> *const IoTlbMem;
     pub(crate) fn hvps_pool_stats(mem: *mut IoTlbMem, stats: *mut PoolStats);
     pub(crate) fn hvps_reserve(size: usize, phys: *mut bindings::phys_addr_t) -> *mut u8;
     pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
-    pub(crate) fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
     pub(crate) fn hvps_debugfs_present() -> bool;
-    pub(crate) fn hvps_device_lock(dev: *mut bindings::device);
-    pub(crate) fn hvps_device_unlock(dev: *mut bindings::device);
     pub(crate) fn hvps_param_size() -> *const c_char;
     pub(crate) fn hvps_param_size_too_long() -> bool;
     pub(crate) fn hvps_param_layout() -> *const c_char;
@@ -157,14 +152,4 @@ pub(crate) fn dev_name(dev: &Device) -> &CStr {
     // outlives the borrow of `dev`; the devices this driver names (PCI functions, faux devices
     // of the tests) are never renamed.
     unsafe { CStr::from_char_ptr(p) }
-}
-
-#[cfg(CONFIG_KUNIT)]
-#[allow(improper_ctypes)] // Only a pointer to `bindings::device` crosses, as above.
-extern "C" {
-    pub(crate) fn hvps_kunit_skip(reason: *const c_char);
-    pub(crate) fn hvps_dma_mapping_error(
-        dev: *mut bindings::device,
-        addr: bindings::dma_addr_t,
-    ) -> bool;
 }
