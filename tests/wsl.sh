@@ -183,7 +183,7 @@ configure() {
 	mkdir -p "$o"
 	cat "$@" >"$o/.fragment"
 	key=$( { echo "lean=$lean"; cat "$o/.fragment"; [ "$lean" = 2 ] || cat "$wslcfg";
-		grep -h '^+' "$series"/000[12]-*.patch | grep -A20 '^+config '; } | sha256sum | cut -c1-16)
+		grep -h '^+' "$series"/*.patch | grep -A20 '^+config '; } | sha256sum | cut -c1-16)
 	if [ ! -f "$o/.config" ] || [ "$(cat "$o/.config-key" 2>/dev/null)" != "$key" ]; then
 		if [ "$lean" = 2 ]; then
 			"${mk[@]}" -C "$src" O="$o" KCONFIG_ALLCONFIG="$o/.fragment" allnoconfig || return
