@@ -6,6 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 : "${MOD:?MOD must name the module to load}"
 
+# The boot log, for the kernel crate's KUnit suites (run.sh parses it).
+dmesg >"$OUT/dmesg-boot.txt"
 dmesg -C
 check "pool-api: insmod succeeds" insmod "$MOD"
 dmesg >"$OUT/dmesg-load.txt"

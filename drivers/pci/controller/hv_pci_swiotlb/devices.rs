@@ -11,7 +11,6 @@
 //! virtio device the published range, and expects its bounce buffers there.
 
 use crate::{
-    notifier::{BusEvent, BusEvents},
     params::Layout,
     pool::{raw_device, Attachment, Locked, Pool},
     publish::Publication,
@@ -20,7 +19,10 @@ use crate::{
 use core::fmt::{self, Write};
 use kernel::{
     bindings,
-    device::Device,
+    device::{
+        notifier::{BusEvent, BusEvents},
+        Device,
+    },
     ffi::{c_int, c_void},
     new_mutex,
     prelude::*,
@@ -454,6 +456,11 @@ impl BusEvents for Registry {
             // A device that goes away is unbound first (device_del()), and that releases its
             // pool: at BUS_NOTIFY_DEL_DEVICE its driver is still bound and may map.
             BusEvent::DriverNotBound => self.release(&locked(), "driver failed to bind"),
+            // Nothing to do before a driver is bound, and nothing to undo while it unbinds.
+            BusEvent::AddDevice
+            | BusEvent::DelDevice
+            | BusEvent::RemovedDevice
+            | BusEvent::UnbindDriver => {}
         }
     }
 }

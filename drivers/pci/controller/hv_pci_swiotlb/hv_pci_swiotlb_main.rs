@@ -14,7 +14,6 @@
 
 mod core_api;
 mod devices;
-mod notifier;
 mod params;
 mod pool;
 mod publish;
@@ -26,8 +25,13 @@ mod slices;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core_api::CoreApi;
 use devices::Registry;
-use kernel::{bindings, c_str, debugfs, prelude::*, str::CString, sync::Arc};
-use notifier::BusNotifier;
+use kernel::{
+    c_str, debugfs,
+    device::notifier::{BusNotifier, BusType},
+    prelude::*,
+    str::CString,
+    sync::Arc,
+};
 use params::SizeChoice;
 use pool::Pool;
 use reservation::Reservation;
@@ -199,12 +203,10 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
             "no debugfs view (hv_pci_swiotlb/ could not be made): the pools work without it\n"
         );
     }
-    // SAFETY: `pci_bus_type` is a static that lives as long as the kernel.
-    let pci_bus = unsafe { &bindings::pci_bus_type };
     let (notified, kept) = (registry.clone(), registry.clone());
     let active = KBox::pin_init(
         try_pin_init!(Active {
-            notifier <- BusNotifier::new(pci_bus, notified),
+            notifier <- BusNotifier::new(BusType::pci(), notified),
             _debugfs: debugfs,
             _registry: kept,
         }),
