@@ -99,20 +99,21 @@ only_docs() {
 	! sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' "$1" | grep -qvE '^(Documentation/|MAINTAINERS$)'
 }
 
-same_as= last_built=
+same_as= last_built= last_ok=
 for ((i = ${#patches[@]}; i >= 1; i--)); do
 	name="$(printf '%04d' 1)..$(basename "${patches[i - 1]}" .patch)"
 	if [ -n "$same_as" ]; then
-		echo "ok - patches: $name builds (the same build inputs as $same_as)"
+		echo "${last_ok}ok - patches: $name builds (the same build inputs as $same_as)"
 	else
-		t0=$(date +%s)
-		last_built=$name
+		t0=$(date +%s) last_built=$name last_ok=
 		if configure && "${mk[@]}" vmlinux >>"$log" 2>&1; then
 			echo "ok - patches: $name builds ($(($(date +%s) - t0)) s)"
 		else
+			last_ok="not "
 			echo "not ok - patches: $name builds"
 			grep -E 'error|Error' "$log" | tail -n 10 | sed 's/^/#   /'
 		fi
+		: >"$log" # so that the next failure shows its own errors
 	fi
 	# Take the patch back for the next, shorter prefix.
 	(cd "$tree" && git apply -R "${patches[i - 1]}") 2>>"$log" ||
