@@ -110,6 +110,12 @@ done
 timed series "$TOP/tests/series.sh" "$work" >"$work/series.txt" 2>&1
 results_from "$work/series.txt"
 
+# --- KUnit as kernel developers run it --------------------------------------
+# kunit.py with the driver's .kunitconfig, in its own one-CPU guest without
+# module support: a configuration none of the guests below has.
+timed kunit "$TOP/tests/kunit.sh" "$work/kunit" >"$work/kunit.txt" 2>&1
+results_from "$work/kunit.txt"
+
 # --- guests -----------------------------------------------------------------
 SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_pci_swiotlb_slices
 	--expect hv_pci_swiotlb_devices --expect hv_pci_swiotlb_pool)

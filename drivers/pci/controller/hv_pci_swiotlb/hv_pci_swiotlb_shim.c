@@ -80,6 +80,7 @@ static DEFINE_MUTEX(hvps_api_lock);
 
 static void hvps_api_release(void)
 {
+#if IS_ENABLED(CONFIG_MODULES)
 	if (hvps_api.geometry)
 		__symbol_put("swiotlb_devpool_geometry");
 	if (hvps_api.create)
@@ -90,6 +91,7 @@ static void hvps_api_release(void)
 		__symbol_put("swiotlb_devpool_assign");
 	if (hvps_api.stats)
 		__symbol_put("swiotlb_devpool_get_stats");
+#endif
 	memset(&hvps_api, 0, sizeof(hvps_api));
 }
 
@@ -501,10 +503,12 @@ static struct driver_attribute hvps_attr_swiotlb_base =
 static struct driver_attribute hvps_attr_swiotlb_size =
 	__ATTR(swiotlb_size, 0444, hvps_swiotlb_size_show, NULL);
 
+#if IS_REACHABLE(CONFIG_HYPERV_VMBUS)
 static int hvps_match_any(struct device *dev, const void *data)
 {
 	return 1;
 }
+#endif
 
 /* The vmbus bus_type is static in vmbus_drv.c; take it from a vmbus device. */
 static const struct bus_type *hvps_vmbus_bus(void)

@@ -397,8 +397,7 @@ mod tests {
         let Some(fx) = Fixture::new(24 * MIB) else {
             return;
         };
-        // SAFETY: `nr_cpu_ids` is set once during early boot and only read afterwards.
-        let want = unsafe { bindings::nr_cpu_ids }.next_power_of_two();
+        let want = kernel::cpu::nr_cpu_ids().next_power_of_two();
         for segs in 1..=96 {
             let size = segs * SEGMENT_SIZE;
             let st = fx.pool(0, size).stats();
