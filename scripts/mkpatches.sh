@@ -9,15 +9,16 @@
 #   0002 swiotlb: Add pools for individual devices
 #   0003 swiotlb: Report the usage and the failures of a device pool
 #   0004 rust: device: Add bus notifiers
-#                                       (patches/0001 to 0004)
-#   0005 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+#   0005 rust: kunit: Add skip()
+#                                       (patches/0001 to 0005)
+#   0006 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
 #        (the Rust driver, its safe pool types and C shim, with the Kconfig
 #        and Makefile wiring of the last patch in patches/; not its tests)
-#   0006 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
+#   0007 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
 #        CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST, .kunitconfig)
-#   0007 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
+#   0008 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
 #        (linked from the admin-guide, dev-tools and tools indexes)
-#   0008 MAINTAINERS: Add hv_pci_swiotlb
+#   0009 MAINTAINERS: Add hv_pci_swiotlb
 #
 # Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
 # Prints the directory holding the series.

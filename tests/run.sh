@@ -132,13 +132,20 @@ pool_api() {
 # The same module binary on a kernel with the pool API, with and without a
 # default SWIOTLB pool, and on one without the API.
 pool_api pool-api "$build"
-# The kernel crate's KUnit suites run at boot; the series adds one, for the
-# bus notifiers (patches/0004).
+# The kernel crate's KUnit suites run at boot; the series adds two, for the
+# bus notifiers (patches/0004) and for skipping a test (patches/0005).
 sed -n '/# Subtest: rust_kernel_device_notifier$/,/ok [0-9]* rust_kernel_device_notifier$/p' \
 	"$work/pool-api/dmesg-boot.txt" >"$work/ktap-boot.log" 2>/dev/null
 python3 "$TOP/tests/ktap.py" "$work/ktap-boot.log" --no-skip --expect rust_kernel_device_notifier |
 	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(boot): /' >"$work/ktap-boot.named"
 results_from "$work/ktap-boot.named"
+# kernel::kunit::skip() (patches/0005) marks its own test skipped, with the reason.
+if grep -q 'ok [0-9]* skip_marks_the_test_skipped # SKIP checking skip()' "$work/pool-api/dmesg-boot.txt"; then
+	case_result ok "kunit(boot): rust_kernel_kunit_skip reports its case skipped, with the reason"
+else
+	case_result fail "kunit(boot): rust_kernel_kunit_skip reports its case skipped, with the reason" \
+		"$work/pool-api/dmesg-boot.txt"
+fi
 GUEST_SWIOTLB=track_hiwater pool_api pool-api-no-default-pool "$build"
 
 guest_cases driver "$build" \

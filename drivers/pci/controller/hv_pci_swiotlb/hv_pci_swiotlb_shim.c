@@ -748,13 +748,11 @@ int hvps_virtio_dma_api(struct device *dev)
 
 /*
  * What only the KUnit tests (kunit/ in Rust) call: the geometry a pool
- * would have, a device's current pool, the device lock, the linear map,
- * skipping a test and checking a mapping.
+ * would have, a device's current pool, the device lock, the linear map and
+ * checking a mapping.
  */
 #if IS_ENABLED(CONFIG_KUNIT)
 #include <linux/dma-mapping.h>
-#include <kunit/test.h>
-#include <kunit/test-bug.h>
 
 /**
  * hvps_pool_geometry() - swiotlb_devpool_geometry(); the caller holds the API
@@ -812,20 +810,6 @@ void hvps_device_unlock(struct device *dev)
 phys_addr_t hvps_virt_to_phys(const void *addr)
 {
 	return virt_to_phys((void *)addr);
-}
-
-/**
- * hvps_kunit_skip() - mark the running KUnit test as skipped
- * @reason: why, shown in the test's KTAP line
- *
- * kunit_mark_skipped() is a macro, out of reach of Rust tests.
- */
-void hvps_kunit_skip(const char *reason)
-{
-	struct kunit *test = kunit_get_current_test();
-
-	if (test)
-		kunit_mark_skipped(test, "%s", reason);
 }
 
 /**

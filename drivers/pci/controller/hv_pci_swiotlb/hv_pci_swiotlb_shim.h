@@ -65,7 +65,6 @@ const void *hvps_dev_pool(struct device *dev);
 phys_addr_t hvps_virt_to_phys(const void *addr);
 void hvps_device_lock(struct device *dev);
 void hvps_device_unlock(struct device *dev);
-void hvps_kunit_skip(const char *reason);
 bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 
 #endif /* _HV_PCI_SWIOTLB_SHIM_H */

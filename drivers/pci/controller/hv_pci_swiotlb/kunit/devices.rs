@@ -10,7 +10,7 @@ mod tests {
     use crate::{
         core_api::CoreApi, pool::kunit::DeviceGuard, reservation::Reservation, slices::MIN_SLICE,
     };
-    use kernel::{c_str, faux};
+    use kernel::{c_str, faux, kunit::skip};
 
     fn facts(vendor: u16, driver: Option<&'static [u8]>, hv: bool) -> DeviceFacts<'static> {
         DeviceFacts {
@@ -90,12 +90,6 @@ mod tests {
         fn bound(&self) -> usize {
             self.registry.bindings.lock().list.len()
         }
-    }
-
-    /// Marks the running test as skipped.
-    fn skip(reason: &CStr) {
-        // SAFETY: `reason` is NUL-terminated; the shim copies it.
-        unsafe { crate::pool::kunit::hvps_kunit_skip(reason.as_char_ptr()) };
     }
 
     /// The text of a debugfs table.

@@ -13,7 +13,6 @@ extern "C" {
     fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
     fn hvps_device_lock(dev: *mut bindings::device);
     fn hvps_device_unlock(dev: *mut bindings::device);
-    pub(crate) fn hvps_kunit_skip(reason: *const kernel::ffi::c_char);
     fn hvps_dma_mapping_error(dev: *mut bindings::device, addr: bindings::dma_addr_t) -> bool;
 }
 
@@ -122,15 +121,9 @@ mod tests {
         slices::{SlicePlan, MIN_SLICE},
     };
     use core::marker::PhantomData;
-    use kernel::{c_str, dma::DataDirection, faux, ffi::c_int, str::CString};
+    use kernel::{c_str, dma::DataDirection, faux, ffi::c_int, kunit::skip, str::CString};
 
     const MIB: usize = 1 << 20;
-
-    /// Marks the running test as skipped.
-    fn skip(reason: &CStr) {
-        // SAFETY: `reason` is NUL-terminated; the shim copies it.
-        unsafe { hvps_kunit_skip(reason.as_char_ptr()) };
-    }
 
     /// A faux device that can do streaming DMA, plus memory to build pools from.
     struct Fixture {
