@@ -78,6 +78,7 @@ static DEFINE_MUTEX(hvps_api_lock);
 		__used __section(".no_trim_symbol") = #sym;		\
 	__symbol_get(#sym); })
 
+/* Without module support the API was linked directly: nothing to put back. */
 static void hvps_api_release(void)
 {
 #if IS_ENABLED(CONFIG_MODULES)
@@ -124,7 +125,7 @@ bool hvps_core_api_get(void)
 #endif
 		ok = hvps_api.geometry && hvps_api.create && hvps_api.destroy &&
 		     hvps_api.set_pool && hvps_api.stats;
-		if (!ok && IS_ENABLED(CONFIG_MODULES))
+		if (!ok)
 			hvps_api_release();
 	}
 	if (ok)
@@ -176,8 +177,7 @@ bool hvps_shared_pool_owner(void)
 void hvps_core_api_put(void)
 {
 	mutex_lock(&hvps_api_lock);
-	if (!WARN_ON(!hvps_api_users) && !--hvps_api_users &&
-	    IS_ENABLED(CONFIG_MODULES))
+	if (!WARN_ON(!hvps_api_users) && !--hvps_api_users)
 		hvps_api_release();
 	mutex_unlock(&hvps_api_lock);
 }
