@@ -7,7 +7,7 @@
 #    holds the module's text; a reload lands at the same address, which is
 #    checked), until a load, bind, unbind or unload runs through without a
 #    failure (tests/guest/failnth.py makes each call and tells);
-#  - fail_function: attaching a device (hvps_dev_set_pool) fails once.
+#  - fail_function: attaching a device (swiotlb_devpool_assign) fails once.
 # After each failure: the driver says what happened, no pool or file is left
 # without the module, and the disk still works. At the end kmemleak finds
 # nothing and MemFree is back. The distinct sites failed are counted.
@@ -148,16 +148,16 @@ load
 # Attaching fails once: the device binds with the default pool.
 dmesg -C
 unbind_blk0
-echo hvps_dev_set_pool >$FI/fail_function/inject
-printf '%#x' -16 >$FI/fail_function/hvps_dev_set_pool/retval
+echo swiotlb_devpool_assign >$FI/fail_function/inject
+printf '%#x' -16 >$FI/fail_function/swiotlb_devpool_assign/retval
 echo 100 >$FI/fail_function/probability
 echo 1 >$FI/fail_function/times
 echo "$BLK0" >$VIRTIO_PCI/bind
 echo >$FI/fail_function/inject
-check "faults(fail_function hvps_dev_set_pool): logged" \
+check "faults(fail_function swiotlb_devpool_assign): logged" \
 	sh -c "dmesg | grep -q 'cannot use SWIOTLB pool'"
-check "faults(fail_function hvps_dev_set_pool): blk0 keeps the default pool" no_pool "$BLK0"
-check "faults(fail_function hvps_dev_set_pool): consistent" state_ok
+check "faults(fail_function swiotlb_devpool_assign): blk0 keeps the default pool" no_pool "$BLK0"
+check "faults(fail_function swiotlb_devpool_assign): consistent" state_ok
 unload
 
 sort "$OUT/sites.raw" 2>/dev/null | uniq -c >"$OUT/fault-sites.txt"

@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# On a kernel without the SWIOTLB device pool API, the module loads, says so
+# On a kernel without the SWIOTLB device pool API (CONFIG_SWIOTLB_DEVICE_POOL=n),
+# the module built for it loads, says so
 # exactly once with the WSL wording, stays loaded and unloads cleanly.
 # Also saves the load-time log, which carries the module's KUnit suites.
 . "$(dirname "$0")/lib.sh"
 : "${MOD:?MOD must name the module to load}"
 
+# The boot log carries the kernel crate's KUnit suites (run.sh parses them).
+dmesg >"$OUT/dmesg-boot.txt"
 dmesg -C
 check "missing-patch: insmod test_mode=1 succeeds" insmod "$MOD" test_mode=1
 dmesg >"$OUT/dmesg-load.txt"

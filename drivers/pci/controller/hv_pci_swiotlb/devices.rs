@@ -12,14 +12,16 @@
 
 use crate::{
     params::Layout,
-    pool::{raw_device, Attachment, Locked, Pool},
+    pool::{Attachment, Pool},
     publish::Publication,
-    shim, slices,
+    shim::{self, raw_device},
+    slices,
 };
 use core::fmt::{self, Write};
 use kernel::{
     bindings,
     device::{
+        lock::Locked,
         notifier::{BusEvent, BusEvents},
         Device,
     },
@@ -289,8 +291,8 @@ impl Registry {
             } else {
                 ""
             },
-            pool.base(),
-            pool.size()
+            pool.memory().base(),
+            pool.memory().size()
         );
     }
 
@@ -387,9 +389,9 @@ impl Registry {
                 "{} {} {:#x} {} {} {} {} {} {}",
                 shim::dev_name(&x.dev).to_str().unwrap_or("?"),
                 x.driver,
-                pool.base(),
-                pool.size(),
-                st.nslabs,
+                pool.memory().base(),
+                pool.memory().size(),
+                st.slots,
                 st.used,
                 st.hiwater,
                 st.mapped,

@@ -8,11 +8,10 @@
 //! `swiotlb_base` and `swiotlb_size` in hv_pci's driver directory for the host, which hands it to
 //! every virtio device as `swiotlb=0x<base>,<size>`.
 //!
-//! The pools need the SWIOTLB device pool API of the core kernel. It is looked up when the driver
-//! starts, so one module binary serves kernels with and without it; without it the driver says
-//! so once and stays idle. See `Documentation/admin-guide/hv-pci-swiotlb.rst`.
+//! The pools need the SWIOTLB device pool API of the core kernel (`CONFIG_SWIOTLB_DEVICE_POOL`,
+//! [`kernel::dma::swiotlb`]). Built without it, the driver says so once, in the words the WSL
+//! host uses, and stays idle. See `Documentation/admin-guide/hv-pci-swiotlb.rst`.
 
-mod core_api;
 mod devices;
 mod params;
 mod pool;
@@ -23,17 +22,16 @@ mod size;
 mod slices;
 
 use core::sync::atomic::{AtomicBool, Ordering};
-use core_api::CoreApi;
 use devices::Registry;
 use kernel::{
     c_str, debugfs,
     device::notifier::{BusNotifier, BusType},
+    dma::swiotlb,
     prelude::*,
     str::CString,
     sync::Arc,
 };
 use params::SizeChoice;
-use pool::Pool;
 use reservation::Reservation;
 use slices::SlicePlan;
 
@@ -107,7 +105,6 @@ struct Active {
 
 struct HvPciSwiotlb {
     _active: Option<Pin<KBox<Active>>>,
-    _api: Option<CoreApi>,
 }
 
 /// Whether the driver has anything to do here: on Hyper-V, or anywhere in test mode. Elsewhere
@@ -127,7 +124,7 @@ pub(crate) fn serves_this_machine() -> bool {
 
 /// Builds the pools and starts serving devices; [`None`] where the driver stays idle (the reason
 /// is logged).
-fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
+fn start() -> Result<Option<Pin<KBox<Active>>>> {
     let test_mode = shim::test_mode();
     if !serves_this_machine() {
         return Ok(None);
@@ -169,10 +166,10 @@ fn start(api: &CoreApi) -> Result<Option<Pin<KBox<Active>>>> {
     let mut pools = KVec::with_capacity(plan.count, GFP_KERNEL)?;
     for i in 0..plan.count {
         let name = CString::try_from_fmt(fmt!("hv_pci_swiotlb-{i}"))?;
-        pools.push(
-            Pool::new(api, &backing, plan.offset(i), plan.size, &name)?,
-            GFP_KERNEL,
-        )?;
+        // SAFETY: the plan's slices do not overlap, and these are the only pools over
+        // `backing`.
+        let pool = unsafe { pool::new_pool(&backing, plan.offset(i), plan.size, &name) }?;
+        pools.push(pool, GFP_KERNEL)?;
     }
     drop(backing);
 
@@ -235,27 +232,16 @@ impl kernel::Module for HvPciSwiotlb {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         if shared_pool_owner() {
             pr_notice!("{}\n", SHARED_POOL_MSG);
-            return Ok(Self {
-                _active: None,
-                _api: None,
-            });
+            return Ok(Self { _active: None });
         }
-        let Some(api) = CoreApi::get() else {
+        if !swiotlb::AVAILABLE {
             pr_warn!("{}\n", MISSING_PATCH_MSG);
-            // A range reserved early has no use now: give it back.
-            drop(Reservation::take_early());
-            return Ok(Self {
-                _active: None,
-                _api: None,
-            });
-        };
+            return Ok(Self { _active: None });
+        }
         pr_info!("SWIOTLB device pool API available\n");
-        let active = start(&api).inspect_err(|e| {
+        let active = start().inspect_err(|e| {
             pr_err!("cannot start ({e:?}): devices keep the default SWIOTLB pool\n");
         })?;
-        Ok(Self {
-            _active: active,
-            _api: Some(api),
-        })
+        Ok(Self { _active: active })
     }
 }

@@ -4,20 +4,12 @@
  * express or reach through the kernel crate's bindings. The Rust side
  * declares all of these in one place (shim.rs) and wraps them in safe types.
  *
- * The SWIOTLB device pool API (swiotlb_devpool_create() and friends) is looked
- * up at run time rather than linked against, so that one module binary
- * loads on kernels with and without it and can tell the user which it is.
- *
- * Attaching a device allows error injection (fail_function on
- * hvps_dev_set_pool()), so that tests can fail it on a loaded module and see
- * the device keep the default pool; the load's own failures are reached by
- * failing its allocations one by one (fail-nth).
+ * The SWIOTLB device pool API is the kernel crate's (kernel::dma::swiotlb).
  */
 
 #include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/err.h>
-#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/hyperv.h>
 #include <linux/init.h>
@@ -29,7 +21,6 @@
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
 #include <linux/sizes.h>
-#include <linux/swiotlb.h>
 #include <linux/sysfs.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -39,37 +30,6 @@
 #include "hv_pci_swiotlb_shim.h"
 
 /*
- * Kernels without the core patch have neither the functions nor struct
- * swiotlb_devpool_stats, so the driver has its own copy of that layout
- * (struct hvps_pool_stats in the shim's header), checked
- * against the header's when built against a patched tree. The function
- * pointers keep the API's exact types, which kCFI checks on every call.
- */
-struct swiotlb_devpool_stats;
-
-#ifdef CONFIG_SWIOTLB_DEVICE_POOL
-static_assert(sizeof(struct hvps_pool_stats) == sizeof(struct swiotlb_devpool_stats));
-static_assert(offsetof(struct hvps_pool_stats, mapped) ==
-	      offsetof(struct swiotlb_devpool_stats, mapped));
-static_assert(offsetof(struct hvps_pool_stats, failed) ==
-	      offsetof(struct swiotlb_devpool_stats, failed));
-static_assert(offsetof(struct hvps_pool_stats, nareas) ==
-	      offsetof(struct swiotlb_devpool_stats, nareas));
-#endif
-
-static struct {
-	unsigned int (*geometry)(size_t size, unsigned int nareas,
-				 unsigned long *nslabs);
-	struct io_tlb_mem *(*create)(phys_addr_t base, size_t size,
-				     const char *name);
-	int (*destroy)(struct io_tlb_mem *mem);
-	int (*set_pool)(struct device *dev, struct io_tlb_mem *mem);
-	void (*stats)(struct io_tlb_mem *mem, struct swiotlb_devpool_stats *stats);
-} hvps_api;
-static unsigned int hvps_api_users;
-static DEFINE_MUTEX(hvps_api_lock);
-
-/*
  * Keep the names in the symbol table even with CONFIG_TRIM_UNUSED_KSYMS,
  * as symbol_get() does for a declared symbol.
  */
@@ -77,62 +37,6 @@ static DEFINE_MUTEX(hvps_api_lock);
 	static const char __notrim_##sym[]				\
 		__used __section(".no_trim_symbol") = #sym;		\
 	__symbol_get(#sym); })
-
-/* Without module support the API was linked directly: nothing to put back. */
-static void hvps_api_release(void)
-{
-#if IS_ENABLED(CONFIG_MODULES)
-	if (hvps_api.geometry)
-		__symbol_put("swiotlb_devpool_geometry");
-	if (hvps_api.create)
-		__symbol_put("swiotlb_devpool_create");
-	if (hvps_api.destroy)
-		__symbol_put("swiotlb_devpool_destroy");
-	if (hvps_api.set_pool)
-		__symbol_put("swiotlb_devpool_assign");
-	if (hvps_api.stats)
-		__symbol_put("swiotlb_devpool_get_stats");
-#endif
-	memset(&hvps_api, 0, sizeof(hvps_api));
-}
-
-/**
- * hvps_core_api_get() - look up the SWIOTLB device pool API
- *
- * Return: true if the running kernel exports the whole API; the caller then
- * holds a reference on it until hvps_core_api_put(). False if any part is
- * missing, and no reference is held.
- */
-bool hvps_core_api_get(void)
-{
-	bool ok = true;
-
-	mutex_lock(&hvps_api_lock);
-	if (!hvps_api_users) {
-#if IS_ENABLED(CONFIG_MODULES)
-		hvps_api.geometry = HVPS_SYMBOL_GET(swiotlb_devpool_geometry);
-		hvps_api.create = HVPS_SYMBOL_GET(swiotlb_devpool_create);
-		hvps_api.destroy = HVPS_SYMBOL_GET(swiotlb_devpool_destroy);
-		hvps_api.set_pool = HVPS_SYMBOL_GET(swiotlb_devpool_assign);
-		hvps_api.stats = HVPS_SYMBOL_GET(swiotlb_devpool_get_stats);
-#elif IS_ENABLED(CONFIG_SWIOTLB_DEVICE_POOL)
-		/* Built into a kernel without modules: link directly. */
-		hvps_api.geometry = swiotlb_devpool_geometry;
-		hvps_api.create = swiotlb_devpool_create;
-		hvps_api.destroy = swiotlb_devpool_destroy;
-		hvps_api.set_pool = swiotlb_devpool_assign;
-		hvps_api.stats = swiotlb_devpool_get_stats;
-#endif
-		ok = hvps_api.geometry && hvps_api.create && hvps_api.destroy &&
-		     hvps_api.set_pool && hvps_api.stats;
-		if (!ok)
-			hvps_api_release();
-	}
-	if (ok)
-		hvps_api_users++;
-	mutex_unlock(&hvps_api_lock);
-	return ok;
-}
 
 /**
  * hvps_shared_pool_owner() - is Microsoft's hv_pci pool in charge here?
@@ -169,72 +73,6 @@ bool hvps_shared_pool_owner(void)
 #else
 	return false;
 #endif
-}
-
-/**
- * hvps_core_api_put() - drop a reference taken by hvps_core_api_get()
- */
-void hvps_core_api_put(void)
-{
-	mutex_lock(&hvps_api_lock);
-	if (!WARN_ON(!hvps_api_users) && !--hvps_api_users)
-		hvps_api_release();
-	mutex_unlock(&hvps_api_lock);
-}
-
-/**
- * hvps_pool_create() - swiotlb_devpool_create(); the caller holds the API
- * @base: physical start of the range
- * @size: bytes
- * @name: debugfs name
- * @mem: set to the new pool on success
- *
- * Return: 0 or a negative errno.
- */
-int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
-		     struct io_tlb_mem **mem)
-{
-	struct io_tlb_mem *m = hvps_api.create(base, size, name);
-
-	if (IS_ERR(m))
-		return PTR_ERR(m);
-	*mem = m;
-	return 0;
-}
-
-/**
- * hvps_pool_destroy() - swiotlb_devpool_destroy(); the caller holds the API
- * @mem: the pool
- *
- * Return: 0, -EBUSY (pool unchanged) or -EIO (pool gone, memory unusable).
- */
-int hvps_pool_destroy(struct io_tlb_mem *mem)
-{
-	return hvps_api.destroy(mem);
-}
-
-/**
- * hvps_dev_set_pool() - swiotlb_devpool_assign(); the caller holds the API
- * @dev: the device
- * @mem: its new pool, or NULL for the default one
- *
- * Context: the device lock of @dev is held and its driver does not map.
- * Return: 0, -EINVAL or -EBUSY.
- */
-int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem)
-{
-	return hvps_api.set_pool(dev, mem);
-}
-ALLOW_ERROR_INJECTION(hvps_dev_set_pool, ERRNO);
-
-/**
- * hvps_pool_stats() - swiotlb_devpool_get_stats(); the caller holds the API
- * @mem: the pool
- * @stats: filled with its counters
- */
-void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats)
-{
-	hvps_api.stats(mem, (struct swiotlb_devpool_stats *)stats);
 }
 
 /**
@@ -746,71 +584,9 @@ int hvps_virtio_dma_api(struct device *dev)
 	return ret;
 }
 
-/*
- * What only the KUnit tests (kunit/ in Rust) call: the geometry a pool
- * would have, a device's current pool, the device lock, the linear map and
- * checking a mapping.
- */
+/* What only the KUnit tests (kunit/ in Rust) call. */
 #if IS_ENABLED(CONFIG_KUNIT)
 #include <linux/dma-mapping.h>
-
-/**
- * hvps_pool_geometry() - swiotlb_devpool_geometry(); the caller holds the API
- * @size: bytes of a range
- * @nareas: areas wanted
- * @nslabs: set to the slots a pool over @size would use
- *
- * Return: the number of areas such a pool has, 0 if none fits.
- */
-unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
-				unsigned long *nslabs)
-{
-	return hvps_api.geometry(size, nareas, nslabs);
-}
-
-/**
- * hvps_dev_pool() - the pool a device bounces through now
- * @dev: the device
- *
- * Return: dev->dma_io_tlb_mem, which drivers may compare but not use.
- */
-const void *hvps_dev_pool(struct device *dev)
-{
-#ifdef CONFIG_SWIOTLB
-	return READ_ONCE(dev->dma_io_tlb_mem);
-#else
-	return NULL;
-#endif
-}
-
-/**
- * hvps_device_lock() - device_lock(), an inline function
- * @dev: the device
- */
-void hvps_device_lock(struct device *dev)
-{
-	device_lock(dev);
-}
-
-/**
- * hvps_device_unlock() - device_unlock(), an inline function
- * @dev: the device, locked by hvps_device_lock()
- */
-void hvps_device_unlock(struct device *dev)
-{
-	device_unlock(dev);
-}
-
-/**
- * hvps_virt_to_phys() - virt_to_phys(), an inline function on x86
- * @addr: a linear-map address
- *
- * Return: its physical address.
- */
-phys_addr_t hvps_virt_to_phys(const void *addr)
-{
-	return virt_to_phys((void *)addr);
-}
 
 /**
  * hvps_dma_mapping_error() - dma_mapping_error(), an inline function

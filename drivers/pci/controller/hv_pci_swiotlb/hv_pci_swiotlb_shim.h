@@ -9,16 +9,6 @@
 #include <linux/types.h>
 
 struct device;
-struct io_tlb_mem;
-
-struct hvps_pool_stats {
-	unsigned long nslabs;
-	unsigned long used;
-	unsigned long hiwater;
-	unsigned long mapped;
-	unsigned long failed;
-	unsigned int nareas;
-};
 
 struct hvps_dev_facts {
 	u16 vendor;
@@ -30,14 +20,7 @@ struct hvps_dev_facts {
 /* Implemented in Rust, called at core_initcall when built in. */
 void hvps_early_reserve(void);
 
-bool hvps_core_api_get(void);
 bool hvps_shared_pool_owner(void);
-void hvps_core_api_put(void);
-int hvps_pool_create(phys_addr_t base, size_t size, const char *name,
-		     struct io_tlb_mem **mem);
-int hvps_pool_destroy(struct io_tlb_mem *mem);
-int hvps_dev_set_pool(struct device *dev, struct io_tlb_mem *mem);
-void hvps_pool_stats(struct io_tlb_mem *mem, struct hvps_pool_stats *stats);
 void *hvps_reserve(size_t size, phys_addr_t *phys);
 void hvps_unreserve(phys_addr_t phys, size_t size);
 bool hvps_debugfs_present(void);
@@ -59,12 +42,6 @@ bool hvps_module_get(void);
 void hvps_module_put(void);
 
 /* For the KUnit tests only. */
-unsigned int hvps_pool_geometry(size_t size, unsigned int nareas,
-				unsigned long *nslabs);
-const void *hvps_dev_pool(struct device *dev);
-phys_addr_t hvps_virt_to_phys(const void *addr);
-void hvps_device_lock(struct device *dev);
-void hvps_device_unlock(struct device *dev);
 bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 
 #endif /* _HV_PCI_SWIOTLB_SHIM_H */

@@ -123,7 +123,11 @@ impl Drop for Reservation {
 pub(crate) extern "C" fn hvps_early_reserve() {
     // Microsoft's pool code parses the same parameter and reserves at the same level; the
     // module's init says why nothing happens.
-    if crate::shared_pool_owner() || !crate::serves_this_machine() {
+    // Without the pool API nothing could use the range: the module's init says so.
+    if !kernel::dma::swiotlb::AVAILABLE
+        || crate::shared_pool_owner()
+        || !crate::serves_this_machine()
+    {
         return;
     }
     let SizeChoice::Reserve(size) = crate::params::log_size_choice() else {

@@ -2,8 +2,8 @@
 
 //! Declarations of the C shim (`hv_pci_swiotlb_shim.c`), kept in one place.
 //!
-//! Only the small safe types of this driver ([`crate::core_api`], [`crate::reservation`],
-//! [`crate::pool`]) call these; see the C file for each function's contract.
+//! Only the small safe types of this driver ([`crate::reservation`], [`crate::devices`],
+//! [`crate::publish`]) call these; see the C file for each function's contract.
 
 use kernel::{
     bindings, c_str,
@@ -11,31 +11,6 @@ use kernel::{
     ffi::{c_char, c_int, c_void},
     prelude::*,
 };
-
-/// `struct io_tlb_mem`, opaque to Rust: the kernel crate's bindings do not include
-/// `linux/swiotlb.h`, and the driver never looks inside.
-#[repr(C)]
-pub(crate) struct IoTlbMem {
-    _opaque: [u8; 0],
-}
-
-/// The driver's copy of `struct swiotlb_devpool_stats` (the C side checks the layout).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub(crate) struct PoolStats {
-    /// Slots (of 2 KiB) in the pool.
-    pub(crate) nslabs: usize,
-    /// Slots in use now.
-    pub(crate) used: usize,
-    /// Most slots in use at once (needs `swiotlb=track_hiwater`).
-    pub(crate) hiwater: usize,
-    /// Bounce buffers handed out since the pool was made.
-    pub(crate) mapped: usize,
-    /// Mappings that found no room in the pool.
-    pub(crate) failed: usize,
-    /// Areas (locks) the slots are divided into.
-    pub(crate) nareas: u32,
-}
 
 /// What the C shim tells about a device (`struct hvps_dev_facts`).
 #[repr(C)]
@@ -61,18 +36,7 @@ impl Default for DevFacts {
 // the lint flags; only pointers to it cross the boundary.
 #[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) fn hvps_core_api_get() -> bool;
-    pub(crate) fn hvps_core_api_put();
     pub(crate) fn hvps_shared_pool_owner() -> bool;
-    pub(crate) fn hvps_pool_create(
-        base: bindings::phys_addr_t,
-        size: usize,
-        name: *const c_char,
-        mem: *mut *mut IoTlbMem,
-    ) -> c_int;
-    pub(crate) fn hvps_pool_destroy(mem: *mut IoTlbMem) -> c_int;
-    pub(crate) fn hvps_dev_set_pool(dev: *mut bindings::device, mem: *mut IoTlbMem) -> c_int;
-    pub(crate) fn hvps_pool_stats(mem: *mut IoTlbMem, stats: *mut PoolStats);
     pub(crate) fn hvps_reserve(size: usize, phys: *mut bindings::phys_addr_t) -> *mut u8;
     pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
     pub(crate) fn hvps_debugfs_present() -> bool;
@@ -96,6 +60,16 @@ extern "C" {
     pub(crate) fn hvps_virtio_dma_api(dev: *mut bindings::device) -> c_int;
     pub(crate) fn hvps_module_get() -> bool;
     pub(crate) fn hvps_module_put();
+}
+
+/// Returns the C `struct device` behind `dev`, for the shim's functions.
+pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
+    // CAST: `Device` is `#[repr(transparent)]` over `Opaque<bindings::device>`, which is itself
+    // transparent over the C struct, so a pointer to one is a pointer to the other. The kernel
+    // crate keeps its own accessor crate-private.
+    core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut()
 }
 
 /// A string parameter of the shim, as given by the user.
@@ -144,7 +118,7 @@ pub(crate) fn max_devices() -> u32 {
 /// `Device::name()`).
 pub(crate) fn dev_name(dev: &Device) -> &CStr {
     // SAFETY: `dev` is a live device for the duration of the borrow.
-    let p = unsafe { hvps_dev_name(crate::pool::raw_device(dev)) };
+    let p = unsafe { hvps_dev_name(raw_device(dev)) };
     if p.is_null() {
         return c_str!("?");
     }

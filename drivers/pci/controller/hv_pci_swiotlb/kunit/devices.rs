@@ -7,10 +7,8 @@ use super::*;
 #[kunit_tests(hv_pci_swiotlb_devices)]
 mod tests {
     use super::*;
-    use crate::{
-        core_api::CoreApi, pool::kunit::DeviceGuard, reservation::Reservation, slices::MIN_SLICE,
-    };
-    use kernel::{c_str, faux, kunit::skip};
+    use crate::{reservation::Reservation, slices::MIN_SLICE};
+    use kernel::{c_str, device::lock::Guard, dma::swiotlb, faux, kunit::skip};
 
     fn facts(vendor: u16, driver: Option<&'static [u8]>, hv: bool) -> DeviceFacts<'static> {
         DeviceFacts {
@@ -60,12 +58,13 @@ mod tests {
         /// names the device and the pool, one per test so that a failed test cannot make the
         /// next one fail.
         fn new(name: &CStr) -> Option<Self> {
-            let Some(api) = CoreApi::get() else {
+            if !swiotlb::AVAILABLE {
                 skip(c_str!("kernel without the SWIOTLB device pool API"));
                 return None;
-            };
+            }
             let backing = Arc::new(Reservation::new(MIN_SLICE).ok()?, GFP_KERNEL).ok()?;
-            let pool = Pool::new(&api, &backing, 0, MIN_SLICE, name).ok()?;
+            // SAFETY: the only pool over `backing`.
+            let pool = unsafe { crate::pool::new_pool(&backing, 0, MIN_SLICE, name) }.ok()?;
             let mut pools = KVec::new();
             pools.push(pool, GFP_KERNEL).ok()?;
             let registry = Arc::pin_init(
@@ -110,7 +109,7 @@ mod tests {
         };
         {
             // As the driver core holds it at BUS_NOTIFY_BIND_DRIVER.
-            let guard = DeviceGuard::lock(fx.dev());
+            let guard = Guard::lock(fx.dev());
             fx.registry.attach(
                 &mut fx.registry.bindings.lock(),
                 &guard.locked(),
@@ -128,7 +127,7 @@ mod tests {
         assert_eq!(driver, Some(VIRTIO_PCI_DRIVER_NAME));
         assert!(rows.next().is_none());
         fx.registry
-            .release(&DeviceGuard::lock(fx.dev()).locked(), "test done");
+            .release(&Guard::lock(fx.dev()).locked(), "test done");
         assert_eq!(fx.bound(), 0);
     }
 
@@ -149,7 +148,7 @@ mod tests {
         };
         let virtio = facts(VIRTIO_VENDOR, Some(VIRTIO_PCI_DRIVER), false);
         // The first bind finds the range taken, the next ones remember it.
-        let guard = DeviceGuard::lock(fx.dev());
+        let guard = Guard::lock(fx.dev());
         fx.registry.bind(&guard.locked(), &virtio);
         assert_eq!(fx.bound(), 0);
         fx.registry.bind(&guard.locked(), &virtio);

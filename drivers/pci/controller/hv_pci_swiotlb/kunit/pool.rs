@@ -1,69 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit tests of [`Pool`] and [`Attachment`] against the core API, and the fixtures the
-//! other suites share: a device lock guard and the `struct device` of a faux device.
+//! KUnit tests of the driver's pools against the core API, and the fixture the other suites
+//! share: the `struct device` of a faux device.
 
 use super::*;
+use crate::shim::raw_device;
+use kernel::{
+    bindings,
+    device::{lock::Guard, Device},
+    dma::swiotlb,
+    error::to_result,
+    ffi::c_int,
+};
 
-// Helpers of the C shim that only the tests need; `bindings::device` crosses as a pointer only.
+// The one helper of the C shim that only the tests need: `dma_mapping_error()` is an inline
+// function the kernel crate does not wrap.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn hvps_pool_geometry(size: usize, nareas: u32, nslabs: *mut usize) -> u32;
-    fn hvps_dev_pool(dev: *mut bindings::device) -> *const IoTlbMem;
-    fn hvps_virt_to_phys(addr: *const u8) -> bindings::phys_addr_t;
-    fn hvps_device_lock(dev: *mut bindings::device);
-    fn hvps_device_unlock(dev: *mut bindings::device);
     fn hvps_dma_mapping_error(dev: *mut bindings::device, addr: bindings::dma_addr_t) -> bool;
 }
 
-/// Size of one bounce buffer slot, `IO_TLB_SIZE`.
-pub(crate) const SLOT_SIZE: usize = 2048;
-/// Slots in one segment, `IO_TLB_SEGSIZE`; no single mapping may exceed a segment.
-pub(crate) const SEGMENT_SLOTS: usize = 128;
-/// The smallest useful pool and the largest single mapping: one segment, 256 KiB.
-pub(crate) const SEGMENT_SIZE: usize = SLOT_SIZE * SEGMENT_SLOTS;
-
-/// Number of pools alive now.
+/// Number of pools alive now: their slices are freed when they are destroyed.
 pub(crate) fn live_pools() -> usize {
-    LIVE_POOLS.load(Ordering::Relaxed)
-}
-
-impl CoreApi {
-    /// How a pool over `size` bytes with `nareas` areas wanted is laid out:
-    /// `(areas, slots used)`; no areas if `size` holds no whole segment.
-    pub(crate) fn pool_geometry(&self, size: usize, nareas: u32) -> (u32, usize) {
-        let mut nslabs = 0;
-        // SAFETY: `self` holds the API; `nslabs` is writable; the call only computes.
-        let areas = unsafe { hvps_pool_geometry(size, nareas, &mut nslabs) };
-        (areas, nslabs)
-    }
-}
-
-/// The device lock of a device, held until dropped. Never take it where the driver core already
-/// holds it (bus notifiers, probe, remove): it is not recursive. The driver runs only in bus
-/// events; the tests take the lock themselves.
-pub(crate) struct DeviceGuard<'a>(&'a Device);
-
-impl<'a> DeviceGuard<'a> {
-    /// Takes the device lock of `dev`, sleeping until it is free.
-    pub(crate) fn lock(dev: &'a Device) -> Self {
-        // SAFETY: `dev` is a live device; the lock is released exactly once, in `drop`.
-        unsafe { hvps_device_lock(raw_device(dev)) };
-        Self(dev)
-    }
-
-    /// The proof that the lock is held, for as long as the guard lives.
-    pub(crate) fn locked(&self) -> Locked<'_> {
-        // SAFETY: `self` holds the lock until it is dropped, and the result borrows `self`.
-        unsafe { Locked::assume(self.0) }
-    }
-}
-
-impl Drop for DeviceGuard<'_> {
-    fn drop(&mut self) {
-        // SAFETY: taken in `lock`, released once here.
-        unsafe { hvps_device_unlock(raw_device(self.0)) };
-    }
+    LIVE_SLICES.load(Ordering::Relaxed)
 }
 
 /// Returns the `struct device` of a faux device, for the KUnit fixtures. From 6.19 on the kernel
@@ -80,35 +39,71 @@ pub(crate) fn faux_device(reg: &kernel::faux::Registration) -> &Device {
     dev
 }
 
-impl Pool {
-    /// Whether the physical range `[addr, addr + len)` lies inside the pool.
-    pub(crate) fn contains(&self, addr: u64, len: usize) -> bool {
-        addr >= self.base
-            && addr
-                .checked_add(len as u64)
-                .is_some_and(|end| end <= self.base + self.size as u64)
+/// Whether the physical range `[addr, addr + len)` lies inside `pool`.
+pub(crate) fn contains(pool: &Pool, addr: u64, len: usize) -> bool {
+    let (base, size) = (pool.memory().base(), pool.memory().size());
+    addr >= base
+        && addr
+            .checked_add(len as u64)
+            .is_some_and(|end| end <= base + size as u64)
+}
+
+/// The core API called directly, for the tests of its own checks that the abstraction keeps
+/// callers from reaching; `-ENODEV` without it, like its C stubs (the tests skip then).
+mod raw {
+    use super::*;
+
+    /// The pool `dev` bounces through now, to compare only.
+    pub(super) fn dev_pool(dev: &Device) -> *const bindings::io_tlb_mem {
+        // SAFETY: `dev` is a live device; its pool pointer is read once, as the mapping paths
+        // read it.
+        unsafe { core::ptr::read_volatile(&raw const (*raw_device(dev)).dma_io_tlb_mem) }
+            .cast_const()
     }
 
-    /// Whether `dev` bounces through this pool now.
-    pub(crate) fn is_used_by(&self, dev: &Device) -> bool {
-        // SAFETY: `dev` is a live device; the call only reads its pool pointer.
-        let cur = unsafe { hvps_dev_pool(raw_device(dev)) };
-        core::ptr::eq(cur, self.mem.as_ptr())
+    /// `swiotlb_devpool_create()` on a raw range, for ranges the core must reject: one it
+    /// accepts is leaked, never used.
+    pub(super) fn create(base: u64, size: usize, name: &CStr) -> Result {
+        #[cfg(CONFIG_SWIOTLB_DEVICE_POOL)]
+        {
+            // SAFETY: callers pass ranges the core must reject before it touches them; should
+            // it accept one, the pool is deliberately never destroyed and never used.
+            let mem = unsafe { bindings::swiotlb_devpool_create(base, size, name.as_char_ptr()) };
+            kernel::error::from_err_ptr(mem).map(|_| ())
+        }
+        #[cfg(not(CONFIG_SWIOTLB_DEVICE_POOL))]
+        {
+            let _ = (base, size, name);
+            Err(ENODEV)
+        }
     }
 
-    /// Creates a pool from a raw physical range, for tests of the core's argument checks. The
-    /// range is never touched because the core rejects it first; a range it accepts is leaked.
-    pub(crate) fn create_unchecked_for_test(
-        api: &CoreApi,
-        base: u64,
-        size: usize,
-        name: &CStr,
-    ) -> Result {
-        let _ = api;
-        let mut mem = core::ptr::null_mut();
-        // SAFETY: the API is referenced by `api`. Callers pass ranges the core must reject, so
-        // no memory is used; should it accept one, the pool is deliberately never destroyed.
-        to_result(unsafe { shim::hvps_pool_create(base, size, name.as_char_ptr(), &mut mem) })
+    /// `swiotlb_devpool_destroy()` on anything, for pools the core must refuse to destroy.
+    pub(super) fn destroy(mem: *mut bindings::io_tlb_mem) -> c_int {
+        #[cfg(CONFIG_SWIOTLB_DEVICE_POOL)]
+        // SAFETY: callers pass a pool in use or memory the core did not make; it must refuse
+        // both and change nothing, which the tests check.
+        return unsafe { bindings::swiotlb_devpool_destroy(mem) };
+        #[cfg(not(CONFIG_SWIOTLB_DEVICE_POOL))]
+        {
+            let _ = mem;
+            ENODEV.to_errno()
+        }
+    }
+
+    /// `swiotlb_devpool_assign()` with any pool pointer, under the device lock.
+    pub(super) fn assign(dev: &Device, mem: *mut bindings::io_tlb_mem) -> c_int {
+        let guard = Guard::lock(dev);
+        let dev = guard.locked().device();
+        #[cfg(CONFIG_SWIOTLB_DEVICE_POOL)]
+        // SAFETY: the device lock is held and nothing maps through the test's faux device; the
+        // core only compares `mem` with its own pools before it uses it.
+        return unsafe { bindings::swiotlb_devpool_assign(raw_device(dev), mem) };
+        #[cfg(not(CONFIG_SWIOTLB_DEVICE_POOL))]
+        {
+            let _ = (dev, mem);
+            ENODEV.to_errno()
+        }
     }
 }
 
@@ -118,16 +113,25 @@ mod tests {
     use crate::{
         params::{Layout, MAX_DEVICES, MAX_SIZE},
         reservation::RESERVATION_ALIGN,
+        shim::raw_device,
         slices::{SlicePlan, MIN_SLICE},
     };
     use core::marker::PhantomData;
-    use kernel::{c_str, dma::DataDirection, faux, ffi::c_int, kunit::skip, str::CString};
+    use kernel::{
+        c_str,
+        dma::{
+            swiotlb::{SEGMENT_SIZE, SEGMENT_SLOTS, SLOT_SIZE},
+            DataDirection,
+        },
+        faux,
+        kunit::skip,
+        str::CString,
+    };
 
     const MIB: usize = 1 << 20;
 
     /// A faux device that can do streaming DMA, plus memory to build pools from.
     struct Fixture {
-        api: CoreApi,
         backing: Arc<Reservation>,
         dev: faux::Registration,
     }
@@ -136,10 +140,10 @@ mod tests {
         /// [`None`] (and the test marked skipped) on a kernel without the pool API. A set-up
         /// that fails otherwise fails the test: it must never pass without running.
         fn new(backing_size: usize) -> Option<Self> {
-            let Some(api) = CoreApi::get() else {
+            if !swiotlb::AVAILABLE {
                 skip(c_str!("kernel without the SWIOTLB device pool API"));
                 return None;
-            };
+            }
             let backing = Reservation::new(backing_size)
                 .and_then(|r| Ok(Arc::new(r, GFP_KERNEL)?))
                 .ok();
@@ -163,7 +167,7 @@ mod tests {
             // SAFETY: `raw` is a live device with a DMA mask pointer.
             let masked = to_result(unsafe { bindings::dma_set_mask_and_coherent(raw, u64::MAX) });
             assert!(masked.is_ok());
-            Some(Self { api, backing, dev })
+            Some(Self { backing, dev })
         }
 
         fn device(reg: &faux::Registration) -> &Device {
@@ -177,34 +181,22 @@ mod tests {
         /// Attaches the fixture's device to `pool` under its device lock, as the driver core
         /// would hold it at `BUS_NOTIFY_BIND_DRIVER`.
         fn attach(&self, pool: &Arc<Pool>) -> Attachment {
-            let guard = DeviceGuard::lock(self.dev());
+            let guard = Guard::lock(self.dev());
             pool.attach(&guard.locked()).expect("attach")
         }
 
         /// Detaches under the device lock.
         fn detach(&self, att: Attachment) -> core::result::Result<(), (Attachment, Error)> {
-            let guard = DeviceGuard::lock(self.dev());
+            let guard = Guard::lock(self.dev());
             att.detach(&guard.locked())
         }
 
-        /// Sets the device's pool with the raw core call, under the device lock.
-        fn set_pool_raw(&self, mem: *mut IoTlbMem) -> c_int {
-            let guard = DeviceGuard::lock(self.dev());
-            let dev = guard.locked().device();
-            // SAFETY: the device lock is held and nothing maps through the faux device; the
-            // core only compares `mem` with its own pools before it uses it.
-            unsafe { shim::hvps_dev_set_pool(raw_device(dev), mem) }
-        }
-
+        /// A pool over `size` bytes at `offset`; the tests keep at most one pool over any
+        /// byte of their fixture's reservation alive.
         fn pool(&self, offset: usize, size: usize) -> Arc<Pool> {
-            Pool::new(
-                &self.api,
-                &self.backing,
-                offset,
-                size,
-                c_str!("hv_pci_swiotlb_test"),
-            )
-            .expect("pool creation")
+            // SAFETY: see above.
+            unsafe { new_pool(&self.backing, offset, size, c_str!("hv_pci_swiotlb_test")) }
+                .expect("pool creation")
         }
     }
 
@@ -220,8 +212,8 @@ mod tests {
 
     impl<'a> Mapping<'a> {
         fn new(dev: &'a Device, buf: &'a mut [u8], dir: DataDirection) -> Option<Self> {
-            // SAFETY: `buf` is kmalloc memory in the linear map.
-            let phys = unsafe { hvps_virt_to_phys(buf.as_ptr()) };
+            // SAFETY: `buf` is kmalloc memory in the linear map; the call walks the page tables.
+            let phys = unsafe { bindings::slow_virt_to_phys(buf.as_mut_ptr().cast()) };
             // SAFETY: `dev` can do DMA and `phys..phys + len` is memory that outlives the
             // mapping (the tests unmap before freeing `buf`). NO_WARN: tests exhaust pools.
             let addr = unsafe {
@@ -283,7 +275,7 @@ mod tests {
         let mut src = pattern(4096, 7);
         let expect = pattern(4096, 7);
         let map = Mapping::new(fx.dev(), &mut src, DataDirection::ToDevice).expect("map");
-        assert!(pool.contains(map.addr, 4096));
+        assert!(contains(&pool, map.addr, 4096));
         let mut seen = KVec::from_elem(0u8, 4096, GFP_KERNEL).expect("buffer");
         fx.backing
             .read((map.addr - fx.backing.base()) as usize, &mut seen)
@@ -297,7 +289,7 @@ mod tests {
         let data = pattern(8192, 99);
         {
             let map = Mapping::new(fx.dev(), &mut dst, DataDirection::FromDevice).expect("map");
-            assert!(pool.contains(map.addr, 8192));
+            assert!(contains(&pool, map.addr, 8192));
             fx.backing
                 .write((map.addr - fx.backing.base()) as usize, &data)
                 .expect("write");
@@ -316,9 +308,9 @@ mod tests {
         let att = fx.attach(&pool);
         let mut buf = pattern(4096, 1);
         let map = Mapping::new(fx.dev(), &mut buf, DataDirection::ToDevice).expect("map");
-        // SAFETY: deliberately calls the core on a pool in use; it must refuse and change
-        // nothing, which the rest of the test relies on.
-        let ret = unsafe { shim::hvps_pool_destroy(pool.mem.as_ptr()) };
+        // The core must refuse to destroy a pool in use and change nothing, which the rest of
+        // the test relies on.
+        let ret = raw::destroy(pool.as_raw());
         assert_eq!(ret, EBUSY.to_errno());
         drop(map);
         assert_eq!(pool.stats().used, 0);
@@ -334,8 +326,7 @@ mod tests {
         let Some(fx) = Fixture::new(2 * MIB) else {
             return;
         };
-        // SAFETY: reads the faux device's current (default) pool pointer.
-        let default = unsafe { hvps_dev_pool(raw_device(fx.dev())) };
+        let default = raw::dev_pool(fx.dev());
         let pool = fx.pool(0, MIB);
         let att = fx.attach(&pool);
         assert!(pool.is_used_by(fx.dev()));
@@ -351,8 +342,7 @@ mod tests {
         // ...but afterwards, back to exactly the pool it had before.
         assert!(fx.detach(att).is_ok());
         assert!(!pool.is_used_by(fx.dev()));
-        // SAFETY: as above.
-        let now = unsafe { hvps_dev_pool(raw_device(fx.dev())) };
+        let now = raw::dev_pool(fx.dev());
         assert!(core::ptr::eq(now, default));
     }
 
@@ -396,20 +386,22 @@ mod tests {
             let st = fx.pool(0, size).stats();
             let slots = size / SLOT_SIZE;
             // An area that ends inside a segment hands out the next area's slots.
-            assert!(st.nareas.is_power_of_two() && st.nareas <= want);
-            assert_eq!(st.nslabs % (st.nareas as usize * SEGMENT_SLOTS), 0);
-            assert!((slots - st.nslabs) * 16 <= slots);
-            assert_eq!((st.nareas, st.nslabs), fx.api.pool_geometry(size, want));
+            assert!(st.areas.is_power_of_two() && st.areas <= want);
+            assert_eq!(st.slots % (st.areas as usize * SEGMENT_SLOTS), 0);
+            assert!((slots - st.slots) * 16 <= slots);
+            let g = swiotlb::geometry(size, want);
+            assert_eq!((st.areas, st.slots), (g.areas, g.slots));
         }
         // The review's case: 3 segments cannot be split in 2 areas.
-        assert_eq!(fx.pool(0, 3 * SEGMENT_SIZE).stats().nareas, 1);
+        assert_eq!(fx.pool(0, 3 * SEGMENT_SIZE).stats().areas, 1);
     }
 
     #[test]
     fn every_slice_plan_has_whole_segment_areas() {
-        let Some(fx) = Fixture::new(2 * MIB) else {
+        if !swiotlb::AVAILABLE {
+            skip(c_str!("kernel without the SWIOTLB device pool API"));
             return;
-        };
+        }
         // Every (size, layout, max_devices) the parameters accept gives a slice size, a
         // multiple of 2 MiB up to 1 GiB; check each size once for every CPU count.
         let mut seen =
@@ -434,7 +426,10 @@ mod tests {
             let slots = size / SLOT_SIZE;
             for cpus in 1..=64u32 {
                 let want = cpus.next_power_of_two();
-                let (areas, nslabs) = fx.api.pool_geometry(size, want);
+                let swiotlb::Geometry {
+                    areas,
+                    slots: nslabs,
+                } = swiotlb::geometry(size, want);
                 assert!(areas.is_power_of_two() && areas <= want);
                 assert_eq!(nslabs % (areas as usize * SEGMENT_SLOTS), 0);
                 assert!((slots - nslabs) * 16 <= slots);
@@ -460,7 +455,7 @@ mod tests {
         let orig = unsafe {
             core::ptr::replace(&raw mut (*raw).dma_io_tlb_mem, foreign.as_mut_ptr().cast())
         };
-        let ret = fx.set_pool_raw(core::ptr::null_mut());
+        let ret = raw::assign(fx.dev(), core::ptr::null_mut());
         // SAFETY: as above.
         unsafe { (*raw).dma_io_tlb_mem = orig };
         assert_eq!(ret, EBUSY.to_errno());
@@ -473,16 +468,14 @@ mod tests {
         let Some(fx) = Fixture::new(2 * MIB) else {
             return;
         };
-        // SAFETY: reads the faux device's current (default) pool pointer.
-        let default = unsafe { hvps_dev_pool(raw_device(fx.dev())) };
+        let default = raw::dev_pool(fx.dev());
         let mut foreign = KVec::from_elem(0u8, 4096, GFP_KERNEL).expect("buffer");
-        let fake = foreign.as_mut_ptr().cast::<IoTlbMem>();
-        assert_eq!(fx.set_pool_raw(fake), EINVAL.to_errno());
-        // SAFETY: as above.
-        let now = unsafe { hvps_dev_pool(raw_device(fx.dev())) };
+        let fake = foreign.as_mut_ptr().cast::<bindings::io_tlb_mem>();
+        assert_eq!(raw::assign(fx.dev(), fake), EINVAL.to_errno());
+        let now = raw::dev_pool(fx.dev());
         assert!(core::ptr::eq(now, default));
-        // SAFETY: the core must refuse, without touching it, a pool it did not make.
-        assert_eq!(unsafe { shim::hvps_pool_destroy(fake) }, EINVAL.to_errno());
+        // The core must refuse, without touching it, a pool it did not make.
+        assert_eq!(raw::destroy(fake), EINVAL.to_errno());
         assert!(foreign.iter().all(|&b| b == 0));
     }
 
@@ -500,7 +493,7 @@ mod tests {
         let map = Mapping::new(fx.dev(), &mut buf[..SEGMENT_SIZE], DataDirection::ToDevice);
         assert!(map
             .as_ref()
-            .is_some_and(|m| pool.contains(m.addr, SEGMENT_SIZE)));
+            .is_some_and(|m| contains(&pool, m.addr, SEGMENT_SIZE)));
         drop(map);
         assert!(Mapping::new(fx.dev(), &mut buf, DataDirection::ToDevice).is_none());
         assert!(fx.detach(att).is_ok());
@@ -513,7 +506,7 @@ mod tests {
         };
         let base = fx.backing.base();
         let name = c_str!("hv_pci_swiotlb_bad");
-        let bad = |b: u64, s: usize| Pool::create_unchecked_for_test(&fx.api, b, s, name);
+        let bad = |b: u64, s: usize| raw::create(b, s, name);
         assert_eq!(bad(base + 512, MIB), Err(EINVAL)); // unaligned base
         assert_eq!(bad(base, MIB + 512), Err(EINVAL)); // unaligned size
         assert_eq!(bad(base, SEGMENT_SIZE - 4096), Err(EINVAL)); // less than one segment
@@ -522,6 +515,7 @@ mod tests {
         assert_eq!(bad(!0xfff_u64, MIB), Err(EINVAL)); // wraps around
 
         // The safe constructor also refuses slices outside the reservation.
-        assert!(Pool::new(&fx.api, &fx.backing, MIB, 2 * MIB, name).is_err());
+        // SAFETY: no other pool over the fixture's reservation is alive.
+        assert!(unsafe { new_pool(&fx.backing, MIB, 2 * MIB, name) }.is_err());
     }
 }

@@ -8,7 +8,7 @@ use kernel::prelude::*;
 #[kunit_tests(hv_pci_swiotlb_slices)]
 mod tests {
     use super::*;
-    use crate::pool::kunit::SEGMENT_SIZE;
+    use kernel::dma::swiotlb::SEGMENT_SIZE;
 
     const MIB: usize = 1 << 20;
 
