@@ -10,15 +10,17 @@
 #   0003 swiotlb: Report the usage and the failures of a device pool
 #   0004 rust: device: Add bus notifiers
 #   0005 rust: kunit: Add skip()
-#                                       (patches/0001 to 0005)
-#   0006 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
-#        (the Rust driver, its safe pool types and C shim, with the Kconfig
-#        and Makefile wiring of the last patch in patches/; not its tests)
-#   0007 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
+#   0006 rust: device: Add the device lock
+#   0007 rust: dma: Add SWIOTLB device pools
+#                                       (patches/0001 to 0007)
+#   0008 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+#        (the Rust driver and its C shim, with the Kconfig and Makefile
+#        wiring of the last patch in patches/; not its tests)
+#   0009 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
 #        CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST, .kunitconfig)
-#   0008 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
+#   0010 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
 #        (linked from the admin-guide, dev-tools and tools indexes)
-#   0009 MAINTAINERS: Add hv_pci_swiotlb
+#   0011 MAINTAINERS: Add hv_pci_swiotlb
 #
 # Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
 # Prints the directory holding the series.
@@ -162,10 +164,11 @@ The range is published as swiotlb_base (0400) and swiotlb_size (0444) in
 /sys/bus/vmbus/drivers/hv_pci/, where the WSL host reads it; a debugfs
 table shows each device's pool and counters.
 
-The driver is written in Rust with a thin C shim for what Rust cannot
-express yet (string and early parameters, initcall levels, driver
-attributes, symbol_get() of the pool API). It looks the pool API up at
-run time, so one module binary runs on kernels without it and says so:
+The driver is written in Rust. Its pools are kernel::dma::swiotlb's; a
+C shim remains for what the kernel crate cannot express yet (string and
+early parameters, initcall levels, driver attributes in another driver's
+directory, the reservation with alloc_contig_pages()). Built with
+CONFIG_SWIOTLB_DEVICE_POOL=n, it has no pools and says so:
 
   The running kernel is missing a patch that significantly improves
   virtio device performance. Update to a more recent WSL kernel to enable
