@@ -174,9 +174,10 @@ CONFIG_SWIOTLB_DEVICE_POOL=n, it has no pools and says so:
   virtio device performance. Update to a more recent WSL kernel to enable
   this optimization.
 
-Parameters: hv_pci_swiotlb=<size> / size=, layout=per-device|shared,
-max_devices=, test_mode= (any virtio-pci function, for QEMU guests
-without VMBus).
+Parameters: hv_pci_swiotlb=<size> / size=, max_devices=. With
+CONFIG_HV_PCI_SWIOTLB_DEBUG, for tests and comparisons only, also
+layout=shared (one pool for all devices, the layout WSL kernels have)
+and test_mode= (any virtio-pci function, for QEMU guests without VMBus).
 MSG
 
 rsync -a "$TOP/drivers/" "$tmp/drivers/"

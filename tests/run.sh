@@ -192,6 +192,19 @@ GUEST_APPEND="kunit.enable=0" guest_cases late-virtio "$build" "MOD=$mod bash te
 guest_cases elsewhere-builtin "$builtin" "bash tests/guest/elsewhere.sh"
 GUEST_APPEND="kunit.enable=0" guest_cases elsewhere-module "$build" \
 	"MOD=$mod bash tests/guest/elsewhere.sh"
+# The module as a production kernel has it: without its KUnit suites and
+# without the test parameters (CONFIG_HV_PCI_SWIOTLB_DEBUG=n).
+mkdir -p "$work/production"
+if make -s -C "$build" M="$TOP" MO="$work/production" LLVM=-19 CLIPPY=1 \
+	CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST=n CONFIG_HV_PCI_SWIOTLB_DEBUG=n modules \
+	>"$work/production.log" 2>&1 && ! grep -qi 'warning' "$work/production.log"; then
+	case_result ok "build: the production module (no KUnit suites, no test parameters) builds without warnings"
+	guest_cases elsewhere-production "$build" \
+		"PRODUCTION=1 MOD=$work/production/$rel bash tests/guest/elsewhere.sh"
+else
+	case_result fail "build: the production module (no KUnit suites, no test parameters) builds without warnings" \
+		"$work/production.log"
+fi
 
 # A kernel that exports Microsoft's swiotlb_create_pool() (a stand-in module
 # here; the real patch in make test-wsl): the driver steps aside and never

@@ -117,7 +117,12 @@ pub(crate) fn serves_this_machine() -> bool {
     }
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
-        pr_info!("not a Hyper-V guest (test_mode=1 serves QEMU guests): nothing reserved; idle\n");
+        // Only a kernel with the test parameters can be told otherwise.
+        #[cfg(CONFIG_HV_PCI_SWIOTLB_DEBUG)]
+        const HINT: &str = " (test_mode=1 serves QEMU guests)";
+        #[cfg(not(CONFIG_HV_PCI_SWIOTLB_DEBUG))]
+        const HINT: &str = "";
+        pr_info!("not a Hyper-V guest{HINT}: nothing reserved; idle\n");
     }
     false
 }
