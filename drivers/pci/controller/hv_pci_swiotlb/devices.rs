@@ -26,7 +26,7 @@ use kernel::{
         Device,
     },
     ffi::{c_int, c_void},
-    new_mutex,
+    new_mutex, pci,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
 };
@@ -192,8 +192,9 @@ impl Registry {
         // SAFETY: `dev` is a PCI device (both callers walk the PCI bus) that is alive for the
         // call, and its lock is held; `raw` is writable.
         unsafe { shim::hvps_dev_facts(raw_device(dev), &mut raw) };
+        let pdev: Result<&pci::Device> = dev.try_into();
         DeviceFacts {
-            vendor: raw.vendor,
+            vendor: pdev.map_or(0, |p| p.vendor_id().as_raw()),
             // SAFETY: a non-NULL driver name is a NUL-terminated string that lives as long as
             // the driver, which stays bound or binding to `dev` while the caller holds the
             // device lock, i.e. for as long as the caller uses the facts.

@@ -488,7 +488,7 @@ const char *hvps_dev_name(struct device *dev)
 
 /**
  * hvps_dev_facts() - what the attach policy needs to know about a device
- * @dev: a device on the PCI bus
+ * @dev: a device on the PCI bus (its IDs come from the kernel crate)
  * @facts: filled in; facts->driver points to the name of the driver bound
  *	or binding to @dev, valid as long as the caller holds the device lock
  *
@@ -497,12 +497,9 @@ const char *hvps_dev_name(struct device *dev)
  */
 void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts)
 {
-	struct pci_dev *pdev = to_pci_dev(dev);
 	const struct device_driver *drv = READ_ONCE(dev->driver);
 
 	device_lock_assert(dev);
-	facts->vendor = pdev->vendor;
-	facts->device = pdev->device;
 	facts->driver = drv ? drv->name : NULL;
 	facts->behind_hv_pci = hvps_behind_hv_pci(dev);
 }

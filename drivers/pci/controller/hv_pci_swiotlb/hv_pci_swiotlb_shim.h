@@ -11,8 +11,6 @@
 struct device;
 
 struct hvps_dev_facts {
-	u16 vendor;
-	u16 device;
 	const char *driver;
 	bool behind_hv_pci;
 };

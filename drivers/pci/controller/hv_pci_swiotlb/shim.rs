@@ -15,8 +15,6 @@ use kernel::{
 /// What the C shim tells about a device (`struct hvps_dev_facts`).
 #[repr(C)]
 pub(crate) struct DevFacts {
-    pub(crate) vendor: u16,
-    pub(crate) device: u16,
     pub(crate) driver: *const c_char,
     pub(crate) behind_hv_pci: bool,
 }
@@ -24,8 +22,6 @@ pub(crate) struct DevFacts {
 impl Default for DevFacts {
     fn default() -> Self {
         Self {
-            vendor: 0,
-            device: 0,
             driver: core::ptr::null(),
             behind_hv_pci: false,
         }
