@@ -206,7 +206,11 @@ impl Registry {
 
     /// Handles a driver about to bind to `dev`: a pool if the policy wants one for the device
     /// and the range is published.
-    fn bind(&self, locked: &Locked<'_>, facts: &DeviceFacts<'_>) {
+    ///
+    /// # Safety
+    ///
+    /// Nothing maps through the locked device during the call (its driver has not probed yet).
+    unsafe fn bind(&self, locked: &Locked<'_>, facts: &DeviceFacts<'_>) {
         if !wants_pool(facts, self.test_mode) {
             return;
         }
@@ -215,7 +219,8 @@ impl Registry {
         let elsewhere = matches!(b.published, Published::Elsewhere);
         match self.publish_locked(&mut b) {
             // `wants_pool` matched the driver name, so this is the driver binding.
-            Ok(()) => self.attach(&mut b, locked, VIRTIO_PCI_DRIVER_NAME),
+            // SAFETY: as required of our caller.
+            Ok(()) => unsafe { self.attach(&mut b, locked, VIRTIO_PCI_DRIVER_NAME) },
             Err(e) if e == EEXIST => {
                 if !elsewhere {
                     dev_info!(
@@ -234,7 +239,11 @@ impl Registry {
     }
 
     /// Gives the locked device, about to bind to `driver`, a pool.
-    fn attach(&self, b: &mut Bindings, locked: &Locked<'_>, driver: &'static str) {
+    ///
+    /// # Safety
+    ///
+    /// Nothing maps through the locked device during the call.
+    unsafe fn attach(&self, b: &mut Bindings, locked: &Locked<'_>, driver: &'static str) {
         let dev = locked.device();
         if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
             return;
@@ -261,7 +270,8 @@ impl Registry {
             return;
         }
         let pool = &self.pools[slice];
-        let attachment = match pool.attach(locked) {
+        // SAFETY: as required of our caller.
+        let attachment = match unsafe { pool.attach(locked) } {
             Ok(a) => a,
             Err(e) => {
                 dev_warn!(
@@ -297,7 +307,13 @@ impl Registry {
         );
     }
 
-    fn release(&self, locked: &Locked<'_>, why: &str) {
+    /// Gives the pool of the locked device back, if it has one.
+    ///
+    /// # Safety
+    ///
+    /// Nothing maps through the locked device during the call: its driver has been removed,
+    /// failed to probe, or does not use the DMA API for it.
+    unsafe fn release(&self, locked: &Locked<'_>, why: &str) {
         let dev = locked.device();
         let mut b = self.bindings.lock();
         let Some(i) = b.list.iter().position(|x| core::ptr::eq(&*x.dev, dev)) else {
@@ -313,7 +329,8 @@ impl Registry {
             return;
         };
         drop(b);
-        match attachment.detach(locked) {
+        // SAFETY: as required of our caller.
+        match unsafe { attachment.detach(locked) } {
             Ok(()) => dev_info!(dev, "SWIOTLB pool {slice} released ({why})\n"),
             Err((attachment, e)) => {
                 // Still mapping: the pool and the module stay with the device for good rather
@@ -443,22 +460,29 @@ impl BusEvents for Registry {
         // and device_release_driver()) while it calls the notifier chain.
         let locked = || unsafe { Locked::assume(dev) };
         match event {
-            BusEvent::BindDriver => self.bind(&locked(), &Self::facts(dev)),
+            // SAFETY: sent after dma_configure() and before the driver's probe: nothing maps.
+            BusEvent::BindDriver => unsafe { self.bind(&locked(), &Self::facts(dev)) },
             BusEvent::BoundDriver => {
                 // Decided now for good: by the negotiated features if a virtio driver is bound
                 // to the function's virtio device, else by what the device offers.
                 // SAFETY: `dev` is bound to virtio-pci (or not ours); the device lock is held.
                 if unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) } == 0 {
-                    self.release(
-                        &locked(),
-                        "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
-                    );
+                    // SAFETY: without VIRTIO_F_ACCESS_PLATFORM the virtio device's driver never
+                    // maps through the DMA API, and virtio-pci itself maps nothing.
+                    unsafe {
+                        self.release(
+                            &locked(),
+                            "no VIRTIO_F_ACCESS_PLATFORM: it does not use the DMA API",
+                        )
+                    };
                 }
             }
-            BusEvent::UnboundDriver => self.release(&locked(), "driver unbound"),
+            // SAFETY: sent after the driver's remove, whose mappings are gone with it.
+            BusEvent::UnboundDriver => unsafe { self.release(&locked(), "driver unbound") },
             // A device that goes away is unbound first (device_del()), and that releases its
             // pool: at BUS_NOTIFY_DEL_DEVICE its driver is still bound and may map.
-            BusEvent::DriverNotBound => self.release(&locked(), "driver failed to bind"),
+            // SAFETY: sent after a failed probe, which has undone its mappings.
+            BusEvent::DriverNotBound => unsafe { self.release(&locked(), "driver failed to bind") },
             // Nothing to do before a driver is bound, and nothing to undo while it unbinds.
             BusEvent::AddDevice
             | BusEvent::DelDevice

@@ -110,11 +110,14 @@ mod tests {
         {
             // As the driver core holds it at BUS_NOTIFY_BIND_DRIVER.
             let guard = Guard::lock(fx.dev());
-            fx.registry.attach(
-                &mut fx.registry.bindings.lock(),
-                &guard.locked(),
-                VIRTIO_PCI_DRIVER_NAME,
-            );
+            // SAFETY: the faux device's driver maps nothing.
+            unsafe {
+                fx.registry.attach(
+                    &mut fx.registry.bindings.lock(),
+                    &guard.locked(),
+                    VIRTIO_PCI_DRIVER_NAME,
+                )
+            };
         }
         assert_eq!(fx.bound(), 1);
         let mut text = Text(KVec::new());
@@ -126,8 +129,11 @@ mod tests {
         let driver = rows.next().and_then(|row| row.split_whitespace().nth(1));
         assert_eq!(driver, Some(VIRTIO_PCI_DRIVER_NAME));
         assert!(rows.next().is_none());
-        fx.registry
-            .release(&Guard::lock(fx.dev()).locked(), "test done");
+        // SAFETY: as above.
+        unsafe {
+            fx.registry
+                .release(&Guard::lock(fx.dev()).locked(), "test done")
+        };
         assert_eq!(fx.bound(), 0);
     }
 
@@ -149,9 +155,11 @@ mod tests {
         let virtio = facts(VIRTIO_VENDOR, Some(VIRTIO_PCI_DRIVER), false);
         // The first bind finds the range taken, the next ones remember it.
         let guard = Guard::lock(fx.dev());
-        fx.registry.bind(&guard.locked(), &virtio);
+        // SAFETY: the faux device's driver maps nothing.
+        unsafe { fx.registry.bind(&guard.locked(), &virtio) };
         assert_eq!(fx.bound(), 0);
-        fx.registry.bind(&guard.locked(), &virtio);
+        // SAFETY: as above.
+        unsafe { fx.registry.bind(&guard.locked(), &virtio) };
         assert_eq!(fx.bound(), 0);
         drop(guard);
         assert_eq!(fx.registry.publish(), Err(EEXIST));
