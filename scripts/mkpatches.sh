@@ -122,21 +122,28 @@ for p in "${core[@]}"; do
 done
 
 # The driver without its KUnit tests: no kunit/ directory, no .kunitconfig,
-# no "mod kunit;" declarations and no Kconfig option for the tests. The
-# next commit adds them back as they are in drivers/.
+# no KUnit flags in the Makefile, no "mod kunit;" declarations and no
+# Kconfig option for the tests. The next commit adds them back as they are
+# in drivers/.
 git_ apply "$wiring"
 mkdir -p "$tmp/drivers"
 rsync -a --exclude=kunit/ --exclude=.kunitconfig "$TOP/drivers/" "$tmp/drivers/"
 python3 - "$tmp/drivers/pci/controller/hv_pci_swiotlb" <<'PY'
 import pathlib, re, sys
 d = pathlib.Path(sys.argv[1])
-decl = re.compile(r'\n\n#\[cfg\(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST\)\]\n#\[path = "kunit/\w+\.rs"\]\n(pub\(crate\) )?mod kunit;\n$')
+decl = re.compile(r'\n\n#\[cfg\(hvps_kunit\)\]\n#\[path = "kunit/\w+\.rs"\]\n(pub\(crate\) )?mod kunit;\n$')
 for f in d.glob("*.rs"):
     s = f.read_text()
     if "mod kunit;" in s:
         s, n = decl.subn("\n", s)
         assert n == 1, f"{f}: the kunit module must be declared last"
         f.write_text(s)
+m = d / "Makefile"
+s = m.read_text()
+kunit_flags = "\n# The KUnit suites likewise (CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST=n).\n" \
+    "rustflags-$(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST) += --cfg hvps_kunit\n"
+assert s.count(kunit_flags) == 1, "the Makefile's KUnit flags changed"
+m.write_text(s.replace(kunit_flags, ""))
 k = d / "Kconfig"
 s = k.read_text()
 i = s.index("\nconfig HV_PCI_SWIOTLB_KUNIT_TEST\n")

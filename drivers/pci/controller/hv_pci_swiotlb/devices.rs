@@ -492,6 +492,6 @@ impl BusEvents for Registry {
     }
 }
 
-#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[cfg(hvps_kunit)]
 #[path = "kunit/devices.rs"]
 mod kunit;

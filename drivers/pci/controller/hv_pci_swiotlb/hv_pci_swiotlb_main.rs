@@ -118,9 +118,9 @@ pub(crate) fn serves_this_machine() -> bool {
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
         // Only a kernel with the test parameters can be told otherwise.
-        #[cfg(CONFIG_HV_PCI_SWIOTLB_DEBUG)]
+        #[cfg(hvps_test_params)]
         const HINT: &str = " (test_mode=1 serves QEMU guests)";
-        #[cfg(not(CONFIG_HV_PCI_SWIOTLB_DEBUG))]
+        #[cfg(not(hvps_test_params))]
         const HINT: &str = "";
         pr_info!("not a Hyper-V guest{HINT}: nothing reserved; idle\n");
     }

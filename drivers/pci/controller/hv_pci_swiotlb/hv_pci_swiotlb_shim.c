@@ -162,10 +162,11 @@ bool hvps_debugfs_present(void)
  * command line (built in) and test_mode=1 at insmod set the same variable.
  *
  * test_mode and layout are for tests and comparisons only and exist with
- * CONFIG_HV_PCI_SWIOTLB_DEBUG; without it they read as not given.
+ * CONFIG_HV_PCI_SWIOTLB_DEBUG (HVPS_TEST_PARAMS, see the Makefile); without
+ * it they read as not given.
  */
 static bool hvps_test_mode;
-#ifdef CONFIG_HV_PCI_SWIOTLB_DEBUG
+#ifdef HVPS_TEST_PARAMS
 module_param_named(test_mode, hvps_test_mode, bool, 0);
 MODULE_PARM_DESC(test_mode,
 		 "Serve every virtio-pci function, not only those behind hv_pci, and publish in virtio-pci's driver directory (for guests without VMBus)");
@@ -200,7 +201,7 @@ MODULE_PARM_DESC(size,
 		 "Bounce buffer memory for all pools, memparse syntax (e.g. 64M); 0 disables. Built in, hv_pci_swiotlb=<size> sets it too.");
 
 static char hvps_layout[16];
-#ifdef CONFIG_HV_PCI_SWIOTLB_DEBUG
+#ifdef HVPS_TEST_PARAMS
 module_param_string(layout, hvps_layout, sizeof(hvps_layout), 0444);
 MODULE_PARM_DESC(layout, "per-device (default): a pool per device; shared: one pool for all");
 #endif

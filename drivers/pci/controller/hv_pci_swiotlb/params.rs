@@ -198,6 +198,6 @@ pub(crate) fn choose_max_devices(param: u32) -> (u32, bool) {
     }
 }
 
-#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[cfg(hvps_kunit)]
 #[path = "kunit/params.rs"]
 mod kunit;

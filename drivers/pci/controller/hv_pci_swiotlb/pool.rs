@@ -103,6 +103,6 @@ pub(crate) unsafe fn new_pool(
     Pool::new(slice, name)
 }
 
-#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[cfg(hvps_kunit)]
 #[path = "kunit/pool.rs"]
 pub(crate) mod kunit;

@@ -17,7 +17,7 @@ pub(crate) const FALLBACK_FLOOR: usize = 4 << 20;
 pub(crate) struct Reservation {
     phys: bindings::phys_addr_t,
     /// Kernel address of the first byte. Only the KUnit tests look at the bytes.
-    #[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+    #[cfg(hvps_kunit)]
     virt: *mut u8,
     size: usize,
 }
@@ -41,7 +41,7 @@ impl Reservation {
         }
         Ok(Self {
             phys,
-            #[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+            #[cfg(hvps_kunit)]
             virt,
             size,
         })
@@ -92,7 +92,7 @@ impl Reservation {
         let virt = unsafe { shim::hvps_early_take(&mut phys, &mut size) };
         (!virt.is_null()).then(|| Self {
             phys,
-            #[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+            #[cfg(hvps_kunit)]
             virt,
             size,
         })
@@ -141,6 +141,6 @@ pub(crate) extern "C" fn hvps_early_reserve() {
     }
 }
 
-#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[cfg(hvps_kunit)]
 #[path = "kunit/reservation.rs"]
 mod kunit;

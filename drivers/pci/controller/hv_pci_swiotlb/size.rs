@@ -68,6 +68,6 @@ pub(crate) fn parse_size(s: &[u8]) -> Result<u64, SizeError> {
     Ok(value << shift)
 }
 
-#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[cfg(hvps_kunit)]
 #[path = "kunit/size.rs"]
 mod kunit;

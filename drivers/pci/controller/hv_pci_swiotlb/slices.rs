@@ -58,6 +58,6 @@ pub(crate) fn pick_slice(users: impl IntoIterator<Item = usize>) -> Option<usize
         .map(|(i, _)| i)
 }
 
-#[cfg(CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST)]
+#[cfg(hvps_kunit)]
 #[path = "kunit/slices.rs"]
 mod kunit;
