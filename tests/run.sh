@@ -129,8 +129,8 @@ pool_api() {
 	results_from "$work/ktap-$1.named"
 }
 
-# The same module binary on a kernel with the pool API, with and without a
-# default SWIOTLB pool, and on one without the API.
+# The module on a kernel with the pool API, with and without a default
+# SWIOTLB pool; the one built without the API comes further down.
 pool_api pool-api "$build"
 # The kernel crate's KUnit suites run at boot; the series adds four: bus
 # notifiers (patches/0004), skipping a test (0005, below), the device lock
