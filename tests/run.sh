@@ -134,23 +134,7 @@ pool_api() {
 pool_api pool-api "$build"
 # The kernel crate's KUnit suites run at boot; the series adds four: bus
 # notifiers (patches/0004), skipping a test (0005, below), the device lock
-# (0006) and SWIOTLB device pools (0007). boot_suites NAME LOG SUITE...
-# takes each suite's block out of a boot log (other suites of the kernel
-# run there too) and reports its cases as kunit(NAME). Nothing may skip,
-# unless SKIP_OK=1 (a kernel without the feature a case needs).
-boot_suites() {
-	local name=$1 log=$2 suite expect=() noskip=--no-skip
-	shift 2
-	: >"$work/ktap-$name.log"
-	for suite; do
-		sed -n "/# Subtest: $suite\$/,/ok [0-9]* $suite\$/p" "$log" >>"$work/ktap-$name.log" 2>/dev/null
-		expect+=(--expect "$suite")
-	done
-	[ "${SKIP_OK:-0}" = 0 ] || noskip=
-	python3 "$TOP/tests/ktap.py" "$work/ktap-$name.log" $noskip "${expect[@]}" |
-		sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($name): /" >"$work/ktap-$name.named"
-	results_from "$work/ktap-$name.named"
-}
+# (0006) and SWIOTLB device pools (0007). boot_suites is in tests/tap.sh.
 boot_suites boot "$work/pool-api/dmesg-boot.txt" rust_kernel_device_notifier \
 	rust_kernel_device_lock rust_kernel_dma_swiotlb
 # kernel::kunit::skip() (patches/0005) marks its own test skipped, with the reason.

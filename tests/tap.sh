@@ -83,3 +83,21 @@ finish() {
 	[ "$failed" = 0 ]
 	exit
 }
+
+# boot_suites NAME LOG SUITE...: takes each suite's block out of a boot log
+# (other suites of the kernel run there too), reports its cases as
+# kunit(NAME) and fails a suite that did not run. Nothing may skip, unless
+# SKIP_OK=1 (a kernel without the feature a case needs). Needs $work.
+boot_suites() {
+	local name=$1 log=$2 suite expect=() noskip=--no-skip
+	shift 2
+	: >"$work/ktap-$name.log"
+	for suite; do
+		sed -n "/# Subtest: $suite\$/,/ok [0-9]* $suite\$/p" "$log" >>"$work/ktap-$name.log" 2>/dev/null
+		expect+=(--expect "$suite")
+	done
+	[ "${SKIP_OK:-0}" = 0 ] || noskip=
+	python3 "$TOP/tests/ktap.py" "$work/ktap-$name.log" $noskip "${expect[@]}" |
+		sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($name): /" >"$work/ktap-$name.named"
+	results_from "$work/ktap-$name.named"
+}

@@ -257,6 +257,9 @@ plain_cases() {
 		>"$work/ktap.txt" 2>&1
 	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(wsl): /' "$work/ktap.txt" >"$work/ktap.named"
 	results_from "$work/ktap.named"
+	# The kernel crate's suites that the series adds, from the boot log.
+	boot_suites wsl-boot "$work/wsl-pool-api/dmesg-boot.txt" rust_kernel_device_notifier \
+		rust_kernel_device_lock rust_kernel_dma_swiotlb
 
 	[ -x "$TOP/tools/target/debug/swiotlbctl" ] ||
 		timed swiotlbctl nice -n 19 cargo build --manifest-path "$TOP/tools/Cargo.toml" --locked \
