@@ -159,6 +159,11 @@ results_from "$work/virtiofs-host.txt"
 
 GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
 	guest_cases builtin "$builtin" "bash tests/guest/builtin.sh"
+# Built in, the driver's suites and the kernel crate's run at boot, with the
+# driver's own 32 MiB already reserved: all of them must pass, none skip.
+boot_suites builtin "$work/builtin/console.log" hv_pci_swiotlb_size hv_pci_swiotlb_params \
+	hv_pci_swiotlb_slices hv_pci_swiotlb_devices hv_pci_swiotlb_pool \
+	rust_kernel_device_notifier rust_kernel_device_lock rust_kernel_dma_swiotlb
 
 # Bad input: the module parameters in one guest (KUnit off: it would run at
 # every load), boot parameters of the built-in driver one boot each.

@@ -93,7 +93,9 @@ boot_suites() {
 	shift 2
 	: >"$work/ktap-$name.log"
 	for suite; do
-		sed -n "/# Subtest: $suite\$/,/ok [0-9]* $suite\$/p" "$log" >>"$work/ktap-$name.log" 2>/dev/null
+		# A serial console log ends its lines in CR LF.
+		tr -d '\r' <"$log" 2>/dev/null |
+			sed -n "/# Subtest: $suite\$/,/ok [0-9]* $suite\$/p" >>"$work/ktap-$name.log"
 		expect+=(--expect "$suite")
 	done
 	[ "${SKIP_OK:-0}" = 0 ] || noskip=
