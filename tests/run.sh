@@ -45,10 +45,8 @@ debug_suite() {
 	local m=$dbg/extmod/$rel
 	GUEST_TIMEOUT=3600 guest_cases debug-pool-api "$dbg" \
 		"MOD=$m bash tests/guest/pool-api.sh; NAME=pool-api bash tests/guest/splats.sh"
-	python3 "$TOP/tests/ktap.py" "$work/debug-pool-api/dmesg-load.txt" --no-skip \
-		--expect hv_pci_swiotlb_pool >"$work/ktap-debug.txt"
-	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(debug): /' "$work/ktap-debug.txt" >"$work/ktap-debug.named"
-	results_from "$work/ktap-debug.named"
+	kunit_results debug "$work/debug-pool-api/dmesg-load.txt" --no-skip \
+		--expect hv_pci_swiotlb_pool
 	GUEST_TIMEOUT=3600 guest_cases debug-driver "$dbg" \
 		"MOD=$m SWIOTLBCTL=$TOP/tools/target/debug/swiotlbctl bash tests/guest/driver.sh; NAME=driver bash tests/guest/splats.sh"
 	# Every error path, failed with the kernel's fault injection; KUnit off.
@@ -123,10 +121,7 @@ SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_
 # pool_api NAME BUILD: the module finds the API and its KUnit suites all pass.
 pool_api() {
 	guest_cases "$1" "$2" "MOD=$2/extmod/$rel bash tests/guest/pool-api.sh"
-	python3 "$TOP/tests/ktap.py" "$work/$1/dmesg-load.txt" --no-skip "${SUITES[@]}" \
-		>"$work/ktap-$1.txt"
-	sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($1): /" "$work/ktap-$1.txt" >"$work/ktap-$1.named"
-	results_from "$work/ktap-$1.named"
+	kunit_results "$1" "$work/$1/dmesg-load.txt" --no-skip "${SUITES[@]}"
 }
 
 # The module on a kernel with the pool API, with and without a default
@@ -212,11 +207,7 @@ fi
 # The driver built against that kernel (CONFIG_SWIOTLB_DEVICE_POOL=n): it
 # knows at compile time that there is no pool API, says so and stays idle.
 guest_cases missing-patch "$nopool" "MOD=$nopool/extmod/$rel bash tests/guest/missing-patch.sh"
-python3 "$TOP/tests/ktap.py" "$work/missing-patch/dmesg-load.txt" "${SUITES[@]}" \
-	>"$work/ktap-missing.txt"
-sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(missing-patch): /' "$work/ktap-missing.txt" \
-	>"$work/ktap-missing.named"
-results_from "$work/ktap-missing.named"
+kunit_results missing-patch "$work/missing-patch/dmesg-load.txt" "${SUITES[@]}"
 # The pool abstraction of the kernel crate says ENODEV there, as the C stubs.
 SKIP_OK=1 boot_suites boot-nopool "$work/missing-patch/dmesg-boot.txt" rust_kernel_dma_swiotlb
 
@@ -237,10 +228,7 @@ fi
 layouts() { # layouts NAME CPUS MAXDEV [SIZE]
 	GUEST_CPUS=$2 guest_cases "$1" "$build" \
 		"MOD=$mod MAXDEV=$3 SIZE=${4:-} bash tests/guest/layouts.sh"
-	python3 "$TOP/tests/ktap.py" "$work/$1/dmesg-load.txt" --no-skip "${SUITES[@]}" \
-		>"$work/ktap-$1.txt"
-	sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($1): /" "$work/ktap-$1.txt" >"$work/ktap-$1.named"
-	results_from "$work/ktap-$1.named"
+	kunit_results "$1" "$work/$1/dmesg-load.txt" --no-skip "${SUITES[@]}"
 }
 layouts layouts-3dev-4cpu 4 3
 layouts layouts-5dev-1cpu 1 5 100M

@@ -84,6 +84,16 @@ finish() {
 	exit
 }
 
+# kunit_results NAME LOG [ktap.py options]: the KUnit cases of LOG (tests/ktap.py)
+# as cases of our own, named kunit(NAME). Needs $work.
+kunit_results() {
+	local name=$1 log=$2
+	shift 2
+	python3 "$TOP/tests/ktap.py" "$log" "$@" 2>&1 |
+		sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($name): /" >"$work/ktap-$name.named"
+	results_from "$work/ktap-$name.named"
+}
+
 # boot_suites NAME LOG SUITE...: takes each suite's block out of a boot log
 # (other suites of the kernel run there too), reports its cases as
 # kunit(NAME) and fails a suite that did not run. Nothing may skip, unless
@@ -99,7 +109,5 @@ boot_suites() {
 		expect+=(--expect "$suite")
 	done
 	[ "${SKIP_OK:-0}" = 0 ] || noskip=
-	python3 "$TOP/tests/ktap.py" "$work/ktap-$name.log" $noskip "${expect[@]}" |
-		sed "s/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit($name): /" >"$work/ktap-$name.named"
-	results_from "$work/ktap-$name.named"
+	kunit_results "$name" "$work/ktap-$name.log" $noskip "${expect[@]}"
 }

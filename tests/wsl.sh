@@ -253,10 +253,7 @@ SUITES=(--expect hv_pci_swiotlb_size --expect hv_pci_swiotlb_params --expect hv_
 # MS_PATCH the module steps aside instead: the coexistence cases below.
 plain_cases() {
 	guest_cases wsl-pool-api "$build" "MOD=$mod bash tests/guest/pool-api.sh"
-	python3 "$TOP/tests/ktap.py" "$work/wsl-pool-api/dmesg-load.txt" --no-skip "${SUITES[@]}" \
-		>"$work/ktap.txt" 2>&1
-	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(wsl): /' "$work/ktap.txt" >"$work/ktap.named"
-	results_from "$work/ktap.named"
+	kunit_results wsl "$work/wsl-pool-api/dmesg-load.txt" --no-skip "${SUITES[@]}"
 	# The kernel crate's suites that the series adds, from the boot log.
 	boot_suites wsl-boot "$work/wsl-pool-api/dmesg-boot.txt" rust_kernel_device_notifier \
 		rust_kernel_device_lock rust_kernel_dma_swiotlb
@@ -328,10 +325,7 @@ coexistence_cases() {
 	GUEST_APPEND="hv_pci_swiotlb=64M" \
 		guest_cases wsl-ms-module "$b" "MOD=$m MODE=module SIZE=64 bash tests/guest/ms-coexist.sh"
 	# The module's KUnit suites ran at that load, beside Microsoft's pool.
-	python3 "$TOP/tests/ktap.py" "$work/wsl-ms-module/dmesg-module.txt" --no-skip "${SUITES[@]}" \
-		>"$work/ktap-ms.txt" 2>&1
-	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(wsl-ms): /' "$work/ktap-ms.txt" >"$work/ktap-ms.named"
-	results_from "$work/ktap-ms.named"
+	kunit_results wsl-ms "$work/wsl-ms-module/dmesg-module.txt" --no-skip "${SUITES[@]}"
 	# Built in, in the same tree: only what depends on the driver's options
 	# rebuilds. The next run switches it back.
 	if step "config: the driver built in, with Microsoft's pool in the tree" \

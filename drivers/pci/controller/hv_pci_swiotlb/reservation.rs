@@ -121,9 +121,8 @@ impl Drop for Reservation {
 /// `hv_pci_swiotlb=` and reserves it while memory below 4 GiB is unfragmented.
 #[no_mangle]
 pub(crate) extern "C" fn hvps_early_reserve() {
-    // Microsoft's pool code parses the same parameter and reserves at the same level; the
-    // module's init says why nothing happens.
-    // Without the pool API nothing could use the range: the module's init says so.
+    // Without the pool API nothing could use the range, and Microsoft's pool code parses the
+    // same parameter and reserves at the same level; the module's init says why nothing happens.
     if !kernel::dma::swiotlb::AVAILABLE
         || crate::shared_pool_owner()
         || !crate::serves_this_machine()
