@@ -210,8 +210,9 @@ impl Registry {
     /// # Safety
     ///
     /// Nothing maps through the locked device during the call (its driver has not probed yet).
-    // SAFETY: called at `BUS_NOTIFY_BIND_DRIVER` (before probe) and by the tests on faux
-    // devices that map nothing.
+    ///
+    /// SAFETY of the callers: called at `BUS_NOTIFY_BIND_DRIVER` (before probe) and by the tests on
+    /// faux devices that map nothing.
     unsafe fn bind(&self, locked: &Locked<'_>, facts: &DeviceFacts<'_>) {
         if !wants_pool(facts, self.test_mode) {
             return;
@@ -245,8 +246,9 @@ impl Registry {
     /// # Safety
     ///
     /// Nothing maps through the locked device during the call.
-    // SAFETY: called by `bind`, which has the same requirement, and by the tests on faux
-    // devices that map nothing.
+    ///
+    /// SAFETY of the callers: called by `bind`, which has the same requirement, and by the tests on
+    /// faux devices that map nothing.
     unsafe fn attach(&self, b: &mut Bindings, locked: &Locked<'_>, driver: &'static str) {
         let dev = locked.device();
         if b.list.iter().any(|x| core::ptr::eq(&*x.dev, dev)) {
@@ -317,8 +319,9 @@ impl Registry {
     ///
     /// Nothing maps through the locked device during the call: its driver has been removed,
     /// failed to probe, or does not use the DMA API for it.
-    // SAFETY: called only from the driver events listed in `event` (after remove, after a
-    // failed probe, or for a device that does not use the DMA API) and by the tests.
+    ///
+    /// SAFETY of the callers: called only from the driver events listed in `event` (after remove,
+    /// after a failed probe, or for a device that does not use the DMA API) and by the tests.
     unsafe fn release(&self, locked: &Locked<'_>, why: &str) {
         let dev = locked.device();
         let mut b = self.bindings.lock();

@@ -38,7 +38,8 @@ impl Slice {
     /// # Safety
     ///
     /// No other live slice of `backing` overlaps the range.
-    // SAFETY: called only by `new_pool`, which has the same requirement.
+    ///
+    /// SAFETY of the callers: called only by `new_pool`, which has the same requirement.
     pub(crate) unsafe fn new(
         backing: &Arc<Reservation>,
         offset: usize,
@@ -93,8 +94,9 @@ unsafe impl swiotlb::PoolMemory for Slice {
 /// # Safety
 ///
 /// No other live pool's slice of `backing` overlaps the range.
-// SAFETY: called by the module's start with the slice plan's disjoint slices, and by the tests,
-// which keep at most one pool over any byte of their reservation alive.
+///
+/// SAFETY of the callers: called by the module's start with the slice plan's disjoint slices, and
+/// by the tests, which keep at most one pool over any byte of their reservation alive.
 pub(crate) unsafe fn new_pool(
     backing: &Arc<Reservation>,
     offset: usize,
