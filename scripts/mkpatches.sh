@@ -12,15 +12,16 @@
 #   0005 rust: kunit: Add skip()
 #   0006 rust: device: Add the device lock
 #   0007 rust: dma: Add SWIOTLB device pools
-#                                       (patches/0001 to 0007)
-#   0008 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+#   0008 rust: page: Add physically contiguous ranges
+#                                       (patches/0001 to 0008)
+#   0009 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
 #        (the Rust driver and its C shim, with the Kconfig and Makefile
 #        wiring of the last patch in patches/; not its tests)
-#   0009 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
+#   0010 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
 #        CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST, .kunitconfig)
-#   0010 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
+#   0011 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
 #        (linked from the admin-guide, dev-tools and tools indexes)
-#   0011 MAINTAINERS: Add hv_pci_swiotlb
+#   0012 MAINTAINERS: Add hv_pci_swiotlb
 #
 # Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
 # Prints the directory holding the series.

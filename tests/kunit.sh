@@ -69,5 +69,6 @@ else
 fi
 python3 "$TOP/tests/ktap.py" "$work/kunit.log" --expect hv_pci_swiotlb_size \
 	--expect hv_pci_swiotlb_params --expect hv_pci_swiotlb_slices \
-	--expect hv_pci_swiotlb_devices --expect hv_pci_swiotlb_pool |
+	--expect hv_pci_swiotlb_devices --expect hv_pci_swiotlb_pool \
+	--expect rust_kernel_page_contiguous |
 	sed 's/^\(\(not \)\{0,1\}ok - \)kunit: /\1kunit(kunit.py): /'

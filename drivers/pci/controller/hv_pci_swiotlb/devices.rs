@@ -120,16 +120,27 @@ pub(crate) struct Registry {
 struct ModuleRef;
 
 impl ModuleRef {
+    /// Takes a reference on this module; [`None`] once it is being unloaded.
     fn get() -> Option<Self> {
-        // SAFETY: no preconditions.
-        unsafe { shim::hvps_module_get() }.then(|| ModuleRef)
+        #[cfg(CONFIG_MODULES)]
+        {
+            // SAFETY: `this_module()` is this module (NULL when built in, which
+            // `try_module_get()` accepts), alive while its code runs.
+            if !unsafe { bindings::try_module_get(crate::this_module()) } {
+                return None;
+            }
+        }
+        Some(ModuleRef)
     }
 }
 
 impl Drop for ModuleRef {
     fn drop(&mut self) {
-        // SAFETY: taken by a successful `hvps_module_get` in `get`.
-        unsafe { shim::hvps_module_put() };
+        #[cfg(CONFIG_MODULES)]
+        // SAFETY: the reference was taken by `get`.
+        unsafe {
+            bindings::module_put(crate::this_module())
+        };
     }
 }
 
@@ -414,7 +425,7 @@ impl Registry {
             writeln!(
                 f,
                 "{} {} {:#x} {} {} {} {} {} {}",
-                shim::dev_name(&x.dev).to_str().unwrap_or("?"),
+                x.dev.name().to_str().unwrap_or("?"),
                 x.driver,
                 pool.memory().base(),
                 pool.memory().size(),

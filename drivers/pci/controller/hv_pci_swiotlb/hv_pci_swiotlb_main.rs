@@ -21,10 +21,10 @@ mod shim;
 mod size;
 mod slices;
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use devices::Registry;
 use kernel::{
-    c_str, debugfs,
+    bindings, c_str, debugfs,
     device::notifier::{BusNotifier, BusType},
     dma::swiotlb,
     prelude::*,
@@ -58,9 +58,80 @@ pub(crate) const SHARED_POOL_MSG: &str = "this kernel carries Microsoft's hv_pci
 
 /// Whether Microsoft's shared hv_pci pool is in this kernel and not replaced by this driver:
 /// then the driver reserves nothing and stays idle, so that there is one owner of the range.
+///
+/// WSL kernels from 6.18.26.3 on carry Microsoft's patch: swiotlb.c exports
+/// `swiotlb_create_pool()` (with two signatures, depending on the version), and pci-hyperv.c,
+/// built in, parses `hv_pci_swiotlb=`, reserves one range at `core_initcall` and points every
+/// device behind hv_pci at a single pool made from it, again on every rescan. Two owners of the
+/// parameter would reserve twice, and pci-hyperv.c would move devices off this driver's pools
+/// while they map. The patch in patches/ms-pool/ compiles that code out when this driver is
+/// built in and sets `CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED`; a Microsoft tree that got this
+/// series without it is recognised by the exported symbol. Without module support nothing can
+/// be looked up, and that patch is what keeps the two apart.
 pub(crate) fn shared_pool_owner() -> bool {
-    // SAFETY: no preconditions; the lookup never calls the symbol it finds.
-    unsafe { shim::hvps_shared_pool_owner() }
+    #[cfg(all(CONFIG_MODULES, not(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED)))]
+    {
+        // What `symbol_get()` adds: the name stays in the symbol table even with
+        // `CONFIG_TRIM_UNUSED_KSYMS`.
+        #[used]
+        #[link_section = ".no_trim_symbol"]
+        static NOTRIM: [u8; 20] = *b"swiotlb_create_pool\0";
+        let name = c_str!("swiotlb_create_pool");
+        // SAFETY: `name` is a NUL-terminated string. The symbol found is never called (its
+        // signature is not ours to know), only put back.
+        unsafe {
+            if bindings::__symbol_get(name.as_char_ptr()).is_null() {
+                return false;
+            }
+            bindings::__symbol_put(name.as_char_ptr());
+        }
+        true
+    }
+    #[cfg(not(all(CONFIG_MODULES, not(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED))))]
+    false
+}
+
+/// This module, as [`kernel::Module::init`] was given it (NULL when built in), for module
+/// references.
+static THIS_MODULE_PTR: AtomicPtr<bindings::module> = AtomicPtr::new(core::ptr::null_mut());
+
+/// This module's `struct module`, NULL when built in; set before anything can take a reference.
+#[cfg(CONFIG_MODULES)]
+pub(crate) fn this_module() -> *mut bindings::module {
+    THIS_MODULE_PTR.load(Ordering::Relaxed)
+}
+
+/// Whether debugfs has the driver's view, `hv_pci_swiotlb/` with `layout` and `devices`, or
+/// there is no debugfs at all. debugfs reports no errors to its users by design; the driver
+/// still says when its view could not be made.
+#[cfg(CONFIG_DEBUG_FS)]
+fn debugfs_present() -> bool {
+    // A found dentry comes with a reference, which `dput()` drops.
+    let lookup = |name: &CStr, parent: *mut bindings::dentry| {
+        // SAFETY: `name` is a NUL-terminated string and `parent` NULL or a dentry we hold.
+        let d = unsafe { bindings::debugfs_lookup(name.as_char_ptr(), parent) };
+        kernel::error::from_err_ptr(d).ok().filter(|d| !d.is_null())
+    };
+    let Some(dir) = lookup(c_str!("hv_pci_swiotlb"), core::ptr::null_mut()) else {
+        return false;
+    };
+    let mut ok = true;
+    for name in [c_str!("layout"), c_str!("devices")] {
+        match lookup(name, dir) {
+            // SAFETY: `d` came from `debugfs_lookup()` with a reference, dropped once here.
+            Some(d) => unsafe { bindings::dput(d) },
+            None => ok = false,
+        }
+    }
+    // SAFETY: as above, for `dir`.
+    unsafe { bindings::dput(dir) };
+    ok
+}
+
+/// Without debugfs no view is expected.
+#[cfg(not(CONFIG_DEBUG_FS))]
+fn debugfs_present() -> bool {
+    true
 }
 
 /// The debugfs view: `hv_pci_swiotlb/layout` and `hv_pci_swiotlb/devices`.
@@ -199,8 +270,7 @@ fn start() -> Result<Option<Pin<KBox<Active>>>> {
         Err(e) => return Err(e),
     }
     let debugfs = Debugfs::new(&registry)?;
-    // SAFETY: no preconditions.
-    if !unsafe { shim::hvps_debugfs_present() } {
+    if !debugfs_present() {
         pr_warn!(
             "no debugfs view (hv_pci_swiotlb/ could not be made): the pools work without it\n"
         );
@@ -234,7 +304,8 @@ fn start() -> Result<Option<Pin<KBox<Active>>>> {
 }
 
 impl kernel::Module for HvPciSwiotlb {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        THIS_MODULE_PTR.store(module.as_ptr(), Ordering::Relaxed);
         if shared_pool_owner() {
             pr_notice!("{}\n", SHARED_POOL_MSG);
             return Ok(Self { _active: None });

@@ -4,23 +4,18 @@
  * express or reach through the kernel crate's bindings. The Rust side
  * declares all of these in one place (shim.rs) and wraps them in safe types.
  *
- * The SWIOTLB device pool API is the kernel crate's (kernel::dma::swiotlb).
+ * The SWIOTLB device pool API is the kernel crate's (kernel::dma::swiotlb),
+ * and so is the reservation (kernel::page::contiguous).
  */
 
-#include <linux/debugfs.h>
 #include <linux/device.h>
-#include <linux/err.h>
-#include <linux/gfp.h>
 #include <linux/hyperv.h>
 #include <linux/init.h>
-#include <linux/io.h>
-#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
-#include <linux/sizes.h>
 #include <linux/sysfs.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -28,129 +23,6 @@
 #include <asm/mshyperv.h>
 
 #include "hv_pci_swiotlb_shim.h"
-
-/*
- * Keep the names in the symbol table even with CONFIG_TRIM_UNUSED_KSYMS,
- * as symbol_get() does for a declared symbol.
- */
-#define HVPS_SYMBOL_GET(sym) ({						\
-	static const char __notrim_##sym[]				\
-		__used __section(".no_trim_symbol") = #sym;		\
-	__symbol_get(#sym); })
-
-/**
- * hvps_shared_pool_owner() - is Microsoft's hv_pci pool in charge here?
- *
- * WSL kernels from 6.18.26.3 on carry Microsoft's patch: swiotlb.c exports
- * swiotlb_create_pool() (with two signatures, depending on the version) and
- * pci-hyperv.c, when built in, parses hv_pci_swiotlb=, reserves one range
- * at core_initcall and points every device on the hv_pci bus at a single
- * pool made from it, again on every rescan. Two owners of that parameter
- * would reserve twice, and pci-hyperv.c would move devices off our pools
- * while they map. So on a kernel with that patch this driver steps aside,
- * whether or not pci-hyperv.c is built in (it is in every WSL kernel).
- * For such trees, the patch "PCI: hv: Leave the shared SWIOTLB pool to
- * hv_pci_swiotlb when built in" (patches/ms-pool/) compiles that code out
- * when this driver is built in, and sets
- * CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED to say so.
- *
- * The symbol is looked up to see that it exists and is put back at once;
- * it is never called, as its signature is not ours to know.
- *
- * Without module support nothing can be looked up; such a kernel is built
- * with this driver in, and the patch above is what keeps the two apart.
- *
- * Context: process context; may sleep.
- * Return: true if Microsoft's pool code is in this kernel and not replaced.
- */
-bool hvps_shared_pool_owner(void)
-{
-#if IS_ENABLED(CONFIG_MODULES) && !IS_ENABLED(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED)
-	if (!HVPS_SYMBOL_GET(swiotlb_create_pool))
-		return false;
-	__symbol_put("swiotlb_create_pool");
-	return true;
-#else
-	return false;
-#endif
-}
-
-/**
- * hvps_reserve() - allocate a zeroed, contiguous, 2 MiB aligned range below 4 GiB
- * @size: bytes, a multiple of 2 MiB
- * @phys: set to the physical address of the range
- *
- * alloc_contig_pages() aligns a power-of-two allocation to its size; for
- * other sizes, over-allocate by 2 MiB and give back the unaligned ends.
- *
- * Return: the range's kernel virtual address, or NULL.
- */
-void *hvps_reserve(size_t size, phys_addr_t *phys)
-{
-	const gfp_t gfp = GFP_KERNEL | __GFP_DMA32 | __GFP_ZERO | __GFP_NOWARN;
-	unsigned long nr = size >> PAGE_SHIFT, extra = 0, pfn, head;
-	struct page *page;
-
-	if (!size || !IS_ALIGNED(size, SZ_2M))
-		return NULL;
-	if (!is_power_of_2(nr))
-		extra = (SZ_2M >> PAGE_SHIFT) - 1;
-	page = alloc_contig_pages(nr + extra, gfp, first_online_node, NULL);
-	if (!page)
-		return NULL;
-	pfn = page_to_pfn(page);
-	if (extra) {
-		head = ALIGN(pfn, SZ_2M >> PAGE_SHIFT) - pfn;
-		if (head)
-			free_contig_range(pfn, head);
-		if (extra - head)
-			free_contig_range(pfn + head + nr, extra - head);
-		pfn += head;
-	}
-	*phys = PFN_PHYS(pfn);
-	return phys_to_virt(*phys);
-}
-
-/**
- * hvps_unreserve() - free a range from hvps_reserve()
- * @phys: its physical address
- * @size: its size
- */
-void hvps_unreserve(phys_addr_t phys, size_t size)
-{
-	free_contig_range(PHYS_PFN(phys), size >> PAGE_SHIFT);
-}
-
-/**
- * hvps_debugfs_present() - whether the driver's debugfs view exists
- *
- * debugfs reports no errors to its users by design; the driver still wants
- * to say when its view could not be made.
- *
- * Return: true if /sys/kernel/debug/hv_pci_swiotlb/ has its files layout
- * and devices, or if there is no debugfs at all (then no view is expected).
- */
-bool hvps_debugfs_present(void)
-{
-	static const char * const files[] = { "layout", "devices" };
-	struct dentry *dir, *d;
-	bool ok = true;
-	int i;
-
-	if (!IS_ENABLED(CONFIG_DEBUG_FS))
-		return true;
-	dir = debugfs_lookup("hv_pci_swiotlb", NULL);
-	if (IS_ERR_OR_NULL(dir))
-		return false;
-	for (i = 0; i < ARRAY_SIZE(files) && ok; i++) {
-		d = debugfs_lookup(files[i], dir);
-		ok = !IS_ERR_OR_NULL(d);
-		if (ok)
-			dput(d);
-	}
-	dput(dir);
-	return ok;
-}
 
 /* --- Parameters ------------------------------------------------------------ */
 
@@ -281,35 +153,6 @@ const char *hvps_param_layout(void)
 bool hvps_hyperv_guest(void)
 {
 	return hypervisor_is_type(X86_HYPER_MS_HYPERV);
-}
-
-static phys_addr_t hvps_early_base;
-static size_t hvps_early_size;
-
-/**
- * hvps_early_set() - remember the range reserved at core_initcall
- * @base: its physical address
- * @size: its size
- */
-void hvps_early_set(phys_addr_t base, size_t size)
-{
-	hvps_early_base = base;
-	hvps_early_size = size;
-}
-
-/**
- * hvps_early_take() - hand the early range over to the driver, once
- * @base: set to its physical address
- * @size: set to its size, 0 if there is none (module, disabled, or failed)
- *
- * Return: its kernel virtual address, or NULL if there is none.
- */
-void *hvps_early_take(phys_addr_t *base, size_t *size)
-{
-	*base = hvps_early_base;
-	*size = hvps_early_size;
-	hvps_early_size = 0;
-	return *size ? phys_to_virt(*base) : NULL;
 }
 
 #ifndef MODULE
@@ -475,19 +318,6 @@ static bool hvps_behind_hv_pci(struct device *dev)
 }
 
 /**
- * hvps_dev_name() - the name of a device, as dev_name() gives it
- * @dev: a device the caller holds a reference to
- *
- * The kernel crate of 6.18 has no Device::name().
- *
- * Return: the name, valid while @dev lives and is not renamed.
- */
-const char *hvps_dev_name(struct device *dev)
-{
-	return dev_name(dev);
-}
-
-/**
  * hvps_dev_facts() - what the attach policy needs to know about a device
  * @dev: a device on the PCI bus (its IDs come from the kernel crate)
  * @facts: filled in; facts->driver points to the name of the driver bound
@@ -607,21 +437,3 @@ bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr)
 	return dma_mapping_error(dev, addr);
 }
 #endif
-
-/**
- * hvps_module_get() - take a reference on this module
- *
- * Return: false if the module is going away.
- */
-bool hvps_module_get(void)
-{
-	return try_module_get(THIS_MODULE);
-}
-
-/**
- * hvps_module_put() - drop a reference taken by hvps_module_get()
- */
-void hvps_module_put(void)
-{
-	module_put(THIS_MODULE);
-}

@@ -18,26 +18,17 @@ struct hvps_dev_facts {
 /* Implemented in Rust, called at core_initcall when built in. */
 void hvps_early_reserve(void);
 
-bool hvps_shared_pool_owner(void);
-void *hvps_reserve(size_t size, phys_addr_t *phys);
-void hvps_unreserve(phys_addr_t phys, size_t size);
-bool hvps_debugfs_present(void);
 const char *hvps_param_size(void);
 bool hvps_param_size_too_long(void);
 const char *hvps_param_layout(void);
 bool hvps_param_test_mode(void);
 unsigned int hvps_param_max_devices(void);
 bool hvps_hyperv_guest(void);
-void hvps_early_set(phys_addr_t base, size_t size);
-void *hvps_early_take(phys_addr_t *base, size_t *size);
 int hvps_publish(bool test_mode, phys_addr_t base, size_t size);
 void hvps_unpublish(void);
-const char *hvps_dev_name(struct device *dev);
 void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts);
 int hvps_walk_pci_devs(int (*fn)(struct device *dev, void *data), void *data);
 int hvps_virtio_dma_api(struct device *dev);
-bool hvps_module_get(void);
-void hvps_module_put(void);
 
 /* For the KUnit tests only. */
 bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);

@@ -2,8 +2,12 @@
 
 //! The driver's contiguous bounce buffer memory below 4 GiB.
 
-use crate::{params::SizeChoice, shim};
-use kernel::{bindings, prelude::*};
+use crate::params::SizeChoice;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::{
+    page::contiguous::{ContiguousPages, Placement},
+    prelude::*,
+};
 
 /// Alignment and granularity of a reservation.
 pub(crate) const RESERVATION_ALIGN: usize = 2 << 20;
@@ -12,20 +16,10 @@ pub(crate) const RESERVATION_ALIGN: usize = 2 << 20;
 pub(crate) const FALLBACK_FLOOR: usize = 4 << 20;
 
 /// A physically contiguous, zeroed range of kernel-owned memory below 4 GiB, aligned to
-/// [`RESERVATION_ALIGN`], taken from the page allocator with `alloc_contig_pages()` and
-/// returned to it on drop.
+/// [`RESERVATION_ALIGN`], taken from the page allocator and returned to it on drop.
 pub(crate) struct Reservation {
-    phys: bindings::phys_addr_t,
-    /// Kernel address of the first byte. Only the KUnit tests look at the bytes.
-    #[cfg(hvps_kunit)]
-    virt: *mut u8,
-    size: usize,
+    pages: ContiguousPages,
 }
-
-// SAFETY: the range is plain memory owned by this object; nothing in it is tied to a thread.
-unsafe impl Send for Reservation {}
-// SAFETY: `&Reservation` only hands out addresses, never access to the memory itself.
-unsafe impl Sync for Reservation {}
 
 impl Reservation {
     /// Allocates `size` bytes, a non-zero multiple of [`RESERVATION_ALIGN`].
@@ -33,18 +27,9 @@ impl Reservation {
         if size == 0 || size % RESERVATION_ALIGN != 0 {
             return Err(EINVAL);
         }
-        let mut phys: bindings::phys_addr_t = 0;
-        // SAFETY: `phys` is a valid place for the result; `size` is a multiple of 2 MiB.
-        let virt = unsafe { shim::hvps_reserve(size, &mut phys) };
-        if virt.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(Self {
-            phys,
-            #[cfg(hvps_kunit)]
-            virt,
-            size,
-        })
+        let flags = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
+        let pages = ContiguousPages::alloc(size, RESERVATION_ALIGN, Placement::Below4G, flags)?;
+        Ok(Self { pages })
     }
 
     /// Allocates `size` bytes, or, failing that, half as much again and again down to
@@ -83,38 +68,28 @@ impl Reservation {
         }
     }
 
-    /// Takes over the range the built-in driver reserved at `core_initcall`, if any.
+    /// Takes over the range the built-in driver reserved at `core_initcall`, if any; only the
+    /// first call gets it.
     pub(crate) fn take_early() -> Option<Self> {
-        let mut phys: bindings::phys_addr_t = 0;
-        let mut size = 0;
-        // SAFETY: both out-parameters are writable; the shim hands the range out once, and it
-        // came from `hvps_reserve`, so ownership passes to the returned value.
-        let virt = unsafe { shim::hvps_early_take(&mut phys, &mut size) };
-        (!virt.is_null()).then(|| Self {
-            phys,
-            #[cfg(hvps_kunit)]
-            virt,
-            size,
-        })
+        let p = EARLY.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: a non-NULL pointer in `EARLY` came from `KBox::into_raw` in
+        // `hvps_early_reserve`, and the swap hands it out once.
+        (!p.is_null()).then(|| KBox::into_inner(unsafe { KBox::from_raw(p) }))
     }
 
     /// Physical address of the first byte.
     pub(crate) fn base(&self) -> u64 {
-        self.phys
+        self.pages.phys()
     }
 
     /// Size in bytes.
     pub(crate) fn size(&self) -> usize {
-        self.size
+        self.pages.size()
     }
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        // SAFETY: the range came from `hvps_reserve` with this size and is freed only here.
-        unsafe { shim::hvps_unreserve(self.phys, self.size) };
-    }
-}
+/// The range the built-in driver reserved at `core_initcall`, until the module takes it.
+static EARLY: AtomicPtr<Reservation> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Entry point of the built-in driver's early reservation, called by the C shim at
 /// `core_initcall`, long before the Rust module starts: decides the size from
@@ -132,11 +107,12 @@ pub(crate) extern "C" fn hvps_early_reserve() {
     let SizeChoice::Reserve(size) = crate::params::log_size_choice() else {
         return;
     };
-    if let Ok(r) = Reservation::with_fallback(size) {
-        let r = core::mem::ManuallyDrop::new(r);
-        // SAFETY: ownership of the range passes to the shim, which hands it back once through
-        // `take_early`.
-        unsafe { shim::hvps_early_set(r.phys, r.size) };
+    let Ok(r) = Reservation::with_fallback(size) else {
+        return;
+    };
+    match KBox::new(r, GFP_KERNEL) {
+        Ok(r) => EARLY.store(KBox::into_raw(r), Ordering::Release),
+        Err(_) => pr_err!("out of memory: devices keep the default SWIOTLB pool\n"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! [`crate::publish`]) call these; see the C file for each function's contract.
 
 use kernel::{
-    bindings, c_str,
+    bindings,
     device::Device,
     ffi::{c_char, c_int, c_void},
     prelude::*,
@@ -32,21 +32,14 @@ impl Default for DevFacts {
 // the lint flags; only pointers to it cross the boundary.
 #[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) fn hvps_shared_pool_owner() -> bool;
-    pub(crate) fn hvps_reserve(size: usize, phys: *mut bindings::phys_addr_t) -> *mut u8;
-    pub(crate) fn hvps_unreserve(phys: bindings::phys_addr_t, size: usize);
-    pub(crate) fn hvps_debugfs_present() -> bool;
     pub(crate) fn hvps_param_size() -> *const c_char;
     pub(crate) fn hvps_param_size_too_long() -> bool;
     pub(crate) fn hvps_param_layout() -> *const c_char;
     pub(crate) fn hvps_param_test_mode() -> bool;
     pub(crate) fn hvps_param_max_devices() -> u32;
     pub(crate) fn hvps_hyperv_guest() -> bool;
-    pub(crate) fn hvps_early_set(base: bindings::phys_addr_t, size: usize);
-    pub(crate) fn hvps_early_take(base: *mut bindings::phys_addr_t, size: *mut usize) -> *mut u8;
     pub(crate) fn hvps_publish(test_mode: bool, base: bindings::phys_addr_t, size: usize) -> c_int;
     pub(crate) fn hvps_unpublish();
-    pub(crate) fn hvps_dev_name(dev: *mut bindings::device) -> *const c_char;
     pub(crate) fn hvps_dev_facts(dev: *mut bindings::device, facts: *mut DevFacts);
     // SAFETY: `f` is called with a live PCI device, its lock held, and `data` as given.
     pub(crate) fn hvps_walk_pci_devs(
@@ -54,8 +47,6 @@ extern "C" {
         data: *mut c_void,
     ) -> c_int;
     pub(crate) fn hvps_virtio_dma_api(dev: *mut bindings::device) -> c_int;
-    pub(crate) fn hvps_module_get() -> bool;
-    pub(crate) fn hvps_module_put();
 }
 
 /// Returns the C `struct device` behind `dev`, for the shim's functions.
@@ -108,18 +99,4 @@ pub(crate) fn test_mode() -> bool {
 pub(crate) fn max_devices() -> u32 {
     // SAFETY: no preconditions.
     unsafe { hvps_param_max_devices() }
-}
-
-/// The name of `dev`, as `dev_name()` gives it (the kernel crate of 6.18 has no
-/// `Device::name()`).
-pub(crate) fn dev_name(dev: &Device) -> &CStr {
-    // SAFETY: `dev` is a live device for the duration of the borrow.
-    let p = unsafe { hvps_dev_name(raw_device(dev)) };
-    if p.is_null() {
-        return c_str!("?");
-    }
-    // SAFETY: a non-NULL `dev_name()` is a NUL-terminated string owned by the device, which
-    // outlives the borrow of `dev`; the devices this driver names (PCI functions, faux devices
-    // of the tests) are never renamed.
-    unsafe { CStr::from_char_ptr(p) }
 }

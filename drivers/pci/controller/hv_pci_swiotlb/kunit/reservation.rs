@@ -9,13 +9,18 @@ impl Reservation {
     /// bounce left there.
     pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
         let end = offset.checked_add(buf.len()).ok_or(EINVAL)?;
-        if end > self.size {
+        if end > self.size() {
             return Err(EINVAL);
         }
-        // SAFETY: `offset..end` lies inside the mapped range we own; the bytes are plain data
+        // SAFETY: `offset..end` lies inside the range, which is valid memory while `self.pages`
+        // lives; the bytes are plain data
         // (a device may write them concurrently, so the copy may be torn, never unsound).
         unsafe {
-            core::ptr::copy_nonoverlapping(self.virt.add(offset), buf.as_mut_ptr(), buf.len())
+            core::ptr::copy_nonoverlapping(
+                self.pages.as_ptr().add(offset),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
         };
         Ok(())
     }
@@ -23,11 +28,13 @@ impl Reservation {
     /// Writes `buf` at `offset` into the range, as a device would.
     pub(crate) fn write(&self, offset: usize, buf: &[u8]) -> Result {
         let end = offset.checked_add(buf.len()).ok_or(EINVAL)?;
-        if end > self.size {
+        if end > self.size() {
             return Err(EINVAL);
         }
         // SAFETY: as in `read`; the memory is ours and holds plain bytes.
-        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), self.virt.add(offset), buf.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(buf.as_ptr(), self.pages.as_ptr().add(offset), buf.len())
+        };
         Ok(())
     }
 }
