@@ -13,15 +13,18 @@
 #   0006 rust: device: Add the device lock
 #   0007 rust: dma: Add SWIOTLB device pools
 #   0008 rust: page: Add physically contiguous ranges
-#                                       (patches/0001 to 0008)
-#   0009 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+#   0009 rust: device: Walk a bus, and tell where a device sits
+#   0010 rust: virtio: Add the transport features of a device
+#   0011 rust: dma: Add mapping_error()
+#                                       (patches/0001 to 0011)
+#   0012 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
 #        (the Rust driver and its C shim, with the Kconfig and Makefile
 #        wiring of the last patch in patches/; not its tests)
-#   0010 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
+#   0013 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
 #        CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST, .kunitconfig)
-#   0011 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
+#   0014 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
 #        (linked from the admin-guide, dev-tools and tools indexes)
-#   0012 MAINTAINERS: Add hv_pci_swiotlb
+#   0015 MAINTAINERS: Add hv_pci_swiotlb
 #
 # Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
 # Prints the directory holding the series.

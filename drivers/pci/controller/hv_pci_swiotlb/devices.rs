@@ -14,21 +14,23 @@ use crate::{
     params::Layout,
     pool::{Attachment, Pool},
     publish::Publication,
-    shim::{self, raw_device},
     slices,
 };
-use core::fmt::{self, Write};
+use core::{
+    fmt::{self, Write},
+    ops::ControlFlow,
+};
 use kernel::{
-    bindings,
+    c_str,
     device::{
-        lock::Locked,
-        notifier::{BusEvent, BusEvents},
+        lock::{Guard, Locked},
+        notifier::{BusEvent, BusEvents, BusType},
         Device,
     },
-    ffi::{c_int, c_void},
     new_mutex, pci,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
+    virtio,
 };
 
 /// PCI vendor ID of virtio devices.
@@ -63,7 +65,8 @@ pub(crate) struct DeviceFacts<'a> {
     pub(crate) vendor: u16,
     /// Name of the driver binding or bound, if any.
     pub(crate) driver: Option<&'a [u8]>,
-    /// Whether an ancestor is bound to hv_pci (a Hyper-V vPCI function).
+    /// Whether the device hangs below a VMBus device, which hv_pci binds to: a Hyper-V vPCI
+    /// function.
     pub(crate) behind_hv_pci: bool,
 }
 
@@ -126,7 +129,7 @@ impl ModuleRef {
         {
             // SAFETY: `this_module()` is this module (NULL when built in, which
             // `try_module_get()` accepts), alive while its code runs.
-            if !unsafe { bindings::try_module_get(crate::this_module()) } {
+            if !unsafe { kernel::bindings::try_module_get(crate::this_module()) } {
                 return None;
             }
         }
@@ -139,7 +142,7 @@ impl Drop for ModuleRef {
         #[cfg(CONFIG_MODULES)]
         // SAFETY: the reference was taken by `get`.
         unsafe {
-            bindings::module_put(crate::this_module())
+            kernel::bindings::module_put(crate::this_module())
         };
     }
 }
@@ -194,24 +197,23 @@ impl Registry {
         }
     }
 
-    /// What the attach policy needs to know about `dev`.
-    ///
-    /// Only for callers that hold the device lock (the bus notifier, [`Self::report_prebound`]):
-    /// the driver name borrows from the driver bound or binding to `dev`, which the lock keeps.
-    fn facts(dev: &Device) -> DeviceFacts<'_> {
-        let mut raw = shim::DevFacts::default();
-        // SAFETY: `dev` is a PCI device (both callers walk the PCI bus) that is alive for the
-        // call, and its lock is held; `raw` is writable.
-        unsafe { shim::hvps_dev_facts(raw_device(dev), &mut raw) };
+    /// What the attach policy needs to know about the locked device; the driver name borrows
+    /// from the driver bound or binding to it, which the lock keeps.
+    fn facts<'a>(locked: &'a Locked<'_>) -> DeviceFacts<'a> {
+        let dev = locked.device();
         let pdev: Result<&pci::Device> = dev.try_into();
+        let driver = locked.driver_name().map(CStr::to_bytes);
         DeviceFacts {
             vendor: pdev.map_or(0, |p| p.vendor_id().as_raw()),
-            // SAFETY: a non-NULL driver name is a NUL-terminated string that lives as long as
-            // the driver, which stays bound or binding to `dev` while the caller holds the
-            // device lock, i.e. for as long as the caller uses the facts.
-            driver: (!raw.driver.is_null())
-                .then(|| unsafe { CStr::from_char_ptr(raw.driver) }.to_bytes()),
-            behind_hv_pci: raw.behind_hv_pci,
+            driver,
+            // hv_pci puts the PCI buses of a vPCI device below that VMBus device; nothing else
+            // puts PCI buses on VMBus. Only a device with a driver matters to the policy.
+            // SAFETY: the device is locked with a driver bound or binding, so it is registered
+            // (`device_del()` unbinds it first), and so are its ancestors: its PCI bridges and
+            // host bridge and the VMBus device are removed after it. None of them is ever moved
+            // with `device_move()`.
+            behind_hv_pci: driver.is_some()
+                && unsafe { dev.ancestors().any(|a| a.is_on_bus(c_str!("vmbus"))) },
         }
     }
 
@@ -368,34 +370,36 @@ impl Registry {
     /// Call it once, after the bus notifier is registered: a device bound from then on either
     /// has a pool already or gets one (or a log line saying why not) from its own events.
     pub(crate) fn report_prebound(&self) {
-        let mut walk = PreboundWalk {
-            registry: self,
-            count: 0,
-        };
-        // SAFETY: `prebound_one` takes `data` as the `PreboundWalk` it is given here, which
-        // outlives the call.
-        unsafe {
-            shim::hvps_walk_pci_devs(
-                Some(prebound_one),
-                core::ptr::from_mut(&mut walk).cast::<c_void>(),
-            )
-        };
-        if walk.count > 0 {
+        let mut count = 0;
+        let _ = BusType::pci().for_each_dev(|dev| {
+            let guard = Guard::lock(dev);
+            if self.is_prebound(&guard.locked()) {
+                dev_info!(
+                    dev,
+                    "bound before hv_pci_swiotlb started: keeps the default SWIOTLB pool until \
+                     bound again\n"
+                );
+                count += 1;
+            }
+            ControlFlow::Continue(())
+        });
+        if count > 0 {
             pr_info!(
                 "{} device(s) bound before this driver started keep the default SWIOTLB pool; \
                  to give one its own pool, bind it again (it stops for a moment): \
                  echo <device> >/sys/bus/pci/drivers/{drv}/unbind; \
                  echo <device> >/sys/bus/pci/drivers/{drv}/bind\n",
-                walk.count,
+                count,
                 drv = VIRTIO_PCI_DRIVER_NAME
             );
         }
     }
 
-    /// Whether `dev`, whose lock the caller holds, would have a pool had it bound after this
-    /// driver started, and has none.
-    fn is_prebound(&self, dev: &Device) -> bool {
-        if !wants_pool(&Self::facts(dev), self.test_mode) {
+    /// Whether the locked device would have a pool had it bound after this driver started, and
+    /// has none.
+    fn is_prebound(&self, locked: &Locked<'_>) -> bool {
+        let dev = locked.device();
+        if !wants_pool(&Self::facts(locked), self.test_mode) {
             return false;
         }
         if self
@@ -408,8 +412,7 @@ impl Registry {
             return false;
         }
         // A device whose virtio driver does not use the DMA API would give its pool back.
-        // SAFETY: `dev` is bound to virtio-pci (`wants_pool` checked) and its lock is held.
-        unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) != 0 }
+        virtio_dma_api(locked) != Some(false)
     }
 
     /// Writes the per-device table of the debugfs file `devices`.
@@ -445,33 +448,35 @@ impl Registry {
     }
 }
 
-/// The state of [`Registry::report_prebound`] while it walks the PCI bus.
-struct PreboundWalk<'a> {
-    registry: &'a Registry,
-    count: usize,
-}
-
-/// Called by `hvps_walk_pci_devs` for each PCI device, with its lock held.
+/// Whether the virtio device of the locked PCI function maps its buffers through the DMA API
+/// (`VIRTIO_F_ACCESS_PLATFORM`), and so through SWIOTLB: as negotiated if a virtio driver is
+/// bound to it, else as the device offers (the virtio core keeps every transport feature the
+/// device offers). [`None`] if the function is not bound to virtio-pci or has no virtio device
+/// (yet).
 ///
-/// # Safety
-///
-/// `dev` is a live device whose lock the caller holds; `data` points to the [`PreboundWalk`] of
-/// the running [`Registry::report_prebound`], used by nothing else during the call. (SAFETY of
-/// the callers: only `hvps_walk_pci_devs` calls it, from `report_prebound`, which holds to this.)
-unsafe extern "C" fn prebound_one(dev: *mut bindings::device, data: *mut c_void) -> c_int {
-    // SAFETY: as required of the caller.
-    let walk = unsafe { &mut *data.cast::<PreboundWalk<'_>>() };
-    // SAFETY: `dev` is live for the call (the bus iterator holds a reference).
-    let dev = unsafe { Device::from_raw(dev) };
-    if !walk.registry.is_prebound(dev) {
-        return 0;
+/// Takes the virtio device's lock, child after parent as the driver core does.
+fn virtio_dma_api(locked: &Locked<'_>) -> Option<bool> {
+    if locked.driver_name().map(CStr::to_bytes) != Some(VIRTIO_PCI_DRIVER) {
+        return None;
     }
-    dev_info!(
-        dev,
-        "bound before hv_pci_swiotlb started: keeps the default SWIOTLB pool until bound again\n"
-    );
-    walk.count += 1;
-    0
+    let mut uses = None;
+    let _ = locked.device().for_each_child(|child| {
+        let guard = Guard::lock(child);
+        let locked = guard.locked();
+        // SAFETY: a virtio child of the function is the one virtio-pci registered in its probe;
+        // virtio-pci, bound, unregisters it only in its remove, which needs the function's
+        // lock, held here.
+        let Some(vdev) = (unsafe { virtio::Device::from_locked(&locked) }) else {
+            return ControlFlow::Continue(());
+        };
+        let feature = virtio::TransportFeature::ACCESS_PLATFORM;
+        uses = Some(
+            vdev.negotiated(feature)
+                .unwrap_or_else(|| vdev.offers(feature)),
+        );
+        ControlFlow::Break(())
+    });
+    uses
 }
 
 impl BusEvents for Registry {
@@ -480,13 +485,15 @@ impl BusEvents for Registry {
         // and device_release_driver()) while it calls the notifier chain.
         let locked = || unsafe { Locked::assume(dev) };
         match event {
-            // SAFETY: sent after dma_configure() and before the driver's probe: nothing maps.
-            BusEvent::BindDriver => unsafe { self.bind(&locked(), &Self::facts(dev)) },
+            BusEvent::BindDriver => {
+                let locked = locked();
+                // SAFETY: sent after dma_configure() and before the driver's probe: nothing maps.
+                unsafe { self.bind(&locked, &Self::facts(&locked)) }
+            }
             BusEvent::BoundDriver => {
                 // Decided now for good: by the negotiated features if a virtio driver is bound
                 // to the function's virtio device, else by what the device offers.
-                // SAFETY: `dev` is bound to virtio-pci (or not ours); the device lock is held.
-                if unsafe { shim::hvps_virtio_dma_api(raw_device(dev)) } == 0 {
+                if virtio_dma_api(&locked()) == Some(false) {
                     // SAFETY: without VIRTIO_F_ACCESS_PLATFORM the virtio device's driver never
                     // maps through the DMA API, and virtio-pci itself maps nothing.
                     unsafe {

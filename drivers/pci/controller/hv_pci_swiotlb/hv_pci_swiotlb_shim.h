@@ -8,13 +8,6 @@
 
 #include <linux/types.h>
 
-struct device;
-
-struct hvps_dev_facts {
-	const char *driver;
-	bool behind_hv_pci;
-};
-
 /* Implemented in Rust, called at core_initcall when built in. */
 void hvps_early_reserve(void);
 
@@ -26,11 +19,5 @@ unsigned int hvps_param_max_devices(void);
 bool hvps_hyperv_guest(void);
 int hvps_publish(bool test_mode, phys_addr_t base, size_t size);
 void hvps_unpublish(void);
-void hvps_dev_facts(struct device *dev, struct hvps_dev_facts *facts);
-int hvps_walk_pci_devs(int (*fn)(struct device *dev, void *data), void *data);
-int hvps_virtio_dma_api(struct device *dev);
-
-/* For the KUnit tests only. */
-bool hvps_dma_mapping_error(struct device *dev, dma_addr_t addr);
 
 #endif /* _HV_PCI_SWIOTLB_SHIM_H */

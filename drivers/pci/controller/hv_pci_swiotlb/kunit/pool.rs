@@ -4,7 +4,6 @@
 //! share: the `struct device` of a faux device.
 
 use super::*;
-use crate::shim::raw_device;
 use kernel::{
     bindings,
     device::{lock::Guard, Device},
@@ -13,11 +12,14 @@ use kernel::{
     ffi::c_int,
 };
 
-// The one helper of the C shim that only the tests need: `dma_mapping_error()` is an inline
-// function the kernel crate does not wrap.
-#[allow(improper_ctypes)]
-extern "C" {
-    fn hvps_dma_mapping_error(dev: *mut bindings::device, addr: bindings::dma_addr_t) -> bool;
+/// Returns the C `struct device` behind `dev`, for the C calls of the tests.
+pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
+    // CAST: `Device` is `#[repr(transparent)]` over `Opaque<bindings::device>`, which is itself
+    // transparent over the C struct, so a pointer to one is a pointer to the other. The kernel
+    // crate keeps its own accessor crate-private.
+    core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut()
 }
 
 /// Number of pools alive now: their slices are freed when they are destroyed.
@@ -113,7 +115,6 @@ mod tests {
     use crate::{
         params::{Layout, MAX_DEVICES, MAX_SIZE},
         reservation::RESERVATION_ALIGN,
-        shim::raw_device,
         slices::{SlicePlan, MIN_SLICE},
     };
     use core::marker::PhantomData;
@@ -230,8 +231,7 @@ mod tests {
                 )
             };
             let len = buf.len();
-            // SAFETY: `addr` came from a mapping of `dev`.
-            let failed = unsafe { hvps_dma_mapping_error(raw_device(dev), addr) };
+            let failed = kernel::dma::mapping_error(dev, addr);
             (!failed).then(|| Self {
                 dev,
                 addr,
