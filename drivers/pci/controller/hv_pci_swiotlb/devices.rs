@@ -37,6 +37,8 @@ use kernel::{
 pub(crate) const VIRTIO_VENDOR: u16 = 0x1af4;
 /// Name of the PCI driver of virtio devices.
 pub(crate) const VIRTIO_PCI_DRIVER_NAME: &str = "virtio-pci";
+/// The bus that hv_pci's devices are on, as in `/sys/bus/vmbus`.
+const VMBUS: &CStr = c_str!("vmbus");
 /// [`VIRTIO_PCI_DRIVER_NAME`] as the C side spells it.
 pub(crate) const VIRTIO_PCI_DRIVER: &[u8] = VIRTIO_PCI_DRIVER_NAME.as_bytes();
 
@@ -58,7 +60,7 @@ pub(crate) fn log_published_elsewhere(test_mode: bool) {
     );
 }
 
-/// What the attach policy looks at, gathered by the C shim.
+/// What the attach policy looks at, read from the locked device.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct DeviceFacts<'a> {
     /// PCI vendor ID.
@@ -119,16 +121,20 @@ pub(crate) struct Registry {
 }
 
 /// A module reference held for each device with a pool, so that the module cannot be unloaded
-/// while a bound driver may be mapping through one of its pools.
+/// while a bound driver may be mapping through one of its pools. Without module unloading
+/// (`CONFIG_MODULE_UNLOAD=n`, or built in) there is nothing to hold.
 struct ModuleRef;
 
 impl ModuleRef {
     /// Takes a reference on this module; [`None`] once it is being unloaded.
     fn get() -> Option<Self> {
-        #[cfg(CONFIG_MODULES)]
+        #[cfg(CONFIG_MODULE_UNLOAD)]
         {
             // SAFETY: `this_module()` is this module (NULL when built in, which
-            // `try_module_get()` accepts), alive while its code runs.
+            // `try_module_get()` accepts). It was stored by `init` before the bus notifier,
+            // the only caller outside the tests (which run after `init`), was registered, and
+            // the module is not freed before that notifier is unregistered, which waits for
+            // callbacks in flight.
             if !unsafe { kernel::bindings::try_module_get(crate::this_module()) } {
                 return None;
             }
@@ -139,8 +145,8 @@ impl ModuleRef {
 
 impl Drop for ModuleRef {
     fn drop(&mut self) {
-        #[cfg(CONFIG_MODULES)]
-        // SAFETY: the reference was taken by `get`.
+        #[cfg(CONFIG_MODULE_UNLOAD)]
+        // SAFETY: the reference was taken by `get`, on the same module.
         unsafe {
             kernel::bindings::module_put(crate::this_module())
         };
@@ -209,11 +215,14 @@ impl Registry {
             // hv_pci puts the PCI buses of a vPCI device below that VMBus device; nothing else
             // puts PCI buses on VMBus. Only a device with a driver matters to the policy.
             // SAFETY: the device is locked with a driver bound or binding, so it is registered
-            // (`device_del()` unbinds it first), and so are its ancestors: its PCI bridges and
-            // host bridge and the VMBus device are removed after it. None of them is ever moved
-            // with `device_move()`.
+            // (`device_del()` unbinds it first, under the lock) and holds its parent, as each
+            // ancestor holds its own, so none is freed (PCI removes children before bridges;
+            // after a failed resume hv_pci may remove the VMBus device first, which its child's
+            // reference still pins). A device's bus is never cleared, and the buses here (PCI,
+            // VMBus, platform) are static. Nothing in PCI, VMBus or virtio calls
+            // `device_move()`.
             behind_hv_pci: driver.is_some()
-                && unsafe { dev.ancestors().any(|a| a.is_on_bus(c_str!("vmbus"))) },
+                && unsafe { dev.ancestors().any(|a| a.is_on_bus(VMBUS)) },
         }
     }
 
@@ -461,6 +470,9 @@ fn virtio_dma_api(locked: &Locked<'_>) -> Option<bool> {
     }
     let mut uses = None;
     let _ = locked.device().for_each_child(|child| {
+        if !virtio::is_virtio_device(child) {
+            return ControlFlow::Continue(());
+        }
         let guard = Guard::lock(child);
         let locked = guard.locked();
         // SAFETY: a virtio child of the function is the one virtio-pci registered in its probe;

@@ -79,12 +79,15 @@ pub(crate) fn shared_pool_owner() -> bool {
         let name = c_str!("swiotlb_create_pool");
         // SAFETY: `name` is a NUL-terminated string. The symbol found is never called (its
         // signature is not ours to know), only put back.
-        unsafe {
-            if bindings::__symbol_get(name.as_char_ptr()).is_null() {
-                return false;
-            }
-            bindings::__symbol_put(name.as_char_ptr());
+        if unsafe { bindings::__symbol_get(name.as_char_ptr()) }.is_null() {
+            return false;
         }
+        // Without module unloading there is no reference to put back.
+        #[cfg(CONFIG_MODULE_UNLOAD)]
+        // SAFETY: the symbol was got just above, and is put back once.
+        unsafe {
+            bindings::__symbol_put(name.as_char_ptr())
+        };
         true
     }
     #[cfg(not(all(CONFIG_MODULES, not(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED))))]
@@ -92,11 +95,13 @@ pub(crate) fn shared_pool_owner() -> bool {
 }
 
 /// This module, as [`kernel::Module::init`] was given it (NULL when built in), for module
-/// references.
+/// references. A static because the handle is spelled differently in 7.x
+/// (`ModuleMetadata::THIS_MODULE`) and 6.18 (a crate-level `THIS_MODULE`); `init` stores it
+/// before anything that takes a reference is registered, so a relaxed load sees it.
 static THIS_MODULE_PTR: AtomicPtr<bindings::module> = AtomicPtr::new(core::ptr::null_mut());
 
-/// This module's `struct module`, NULL when built in; set before anything can take a reference.
-#[cfg(CONFIG_MODULES)]
+/// This module's `struct module`, NULL when built in.
+#[cfg(CONFIG_MODULE_UNLOAD)]
 pub(crate) fn this_module() -> *mut bindings::module {
     THIS_MODULE_PTR.load(Ordering::Relaxed)
 }
