@@ -127,14 +127,9 @@ pool_api() {
 # The module on a kernel with the pool API, with and without a default
 # SWIOTLB pool; the one built without the API comes further down.
 pool_api pool-api "$build"
-# The kernel crate's KUnit suites run at boot; the series adds eight: bus
-# notifiers (patches/0004), skipping a test (0005, below), the device lock
-# (0006), SWIOTLB device pools (0007), contiguous page ranges (0008), bus
-# walks (0009), virtio features (0010) and dma::mapping_error() (0011).
-# boot_suites is in tests/tap.sh.
-boot_suites boot "$work/pool-api/dmesg-boot.txt" rust_kernel_device_notifier \
-	rust_kernel_device_lock rust_kernel_dma_swiotlb rust_kernel_page_contiguous \
-	rust_kernel_device_bus rust_kernel_virtio rust_kernel_dma_mapping_error
+# The kernel crate's KUnit suites that the series adds run at boot
+# (SERIES_RUST_SUITES and boot_suites are in tests/tap.sh).
+boot_suites boot "$work/pool-api/dmesg-boot.txt" "${SERIES_RUST_SUITES[@]}"
 # kernel::kunit::skip() (patches/0005) marks its own test skipped, with the reason.
 if grep -q 'ok [0-9]* skip_marks_the_test_skipped # SKIP checking skip()' "$work/pool-api/dmesg-boot.txt"; then
 	case_result ok "kunit(boot): rust_kernel_kunit_skip reports its case skipped, with the reason"
@@ -161,9 +156,7 @@ GUEST_APPEND="hv_pci_swiotlb=32M hv_pci_swiotlb.test_mode=1" \
 # driver's own 32 MiB already reserved: all of them must pass, none skip.
 boot_suites builtin "$work/builtin/console.log" hv_pci_swiotlb_size hv_pci_swiotlb_params \
 	hv_pci_swiotlb_slices hv_pci_swiotlb_devices hv_pci_swiotlb_pool \
-	rust_kernel_device_notifier rust_kernel_device_lock rust_kernel_dma_swiotlb \
-	rust_kernel_page_contiguous rust_kernel_device_bus rust_kernel_virtio \
-	rust_kernel_dma_mapping_error
+	"${SERIES_RUST_SUITES[@]}"
 
 # Bad input: the module parameters in one guest (KUnit off: it would run at
 # every load), boot parameters of the built-in driver one boot each.

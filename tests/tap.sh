@@ -94,6 +94,15 @@ kunit_results() {
 	results_from "$work/ktap-$name.named"
 }
 
+# The kernel crate's KUnit suites that the series adds and that run at boot:
+# bus notifiers (patches/0004), the device lock (0006), SWIOTLB device pools
+# (0007), contiguous page ranges (0008), bus walks (0009), virtio features
+# (0010) and dma::mapping_error() (0011). (0005's skip() is checked on its
+# own: its one case reports itself skipped.)
+SERIES_RUST_SUITES=(rust_kernel_device_notifier rust_kernel_device_lock
+	rust_kernel_dma_swiotlb rust_kernel_page_contiguous rust_kernel_device_bus
+	rust_kernel_virtio rust_kernel_dma_mapping_error)
+
 # boot_suites NAME LOG SUITE...: takes each suite's block out of a boot log
 # (other suites of the kernel run there too), reports its cases as
 # kunit(NAME) and fails a suite that did not run. Nothing may skip, unless

@@ -255,9 +255,7 @@ plain_cases() {
 	guest_cases wsl-pool-api "$build" "MOD=$mod bash tests/guest/pool-api.sh"
 	kunit_results wsl "$work/wsl-pool-api/dmesg-load.txt" --no-skip "${SUITES[@]}"
 	# The kernel crate's suites that the series adds, from the boot log.
-	boot_suites wsl-boot "$work/wsl-pool-api/dmesg-boot.txt" rust_kernel_device_notifier \
-		rust_kernel_device_lock rust_kernel_dma_swiotlb rust_kernel_page_contiguous \
-		rust_kernel_device_bus rust_kernel_virtio rust_kernel_dma_mapping_error
+	boot_suites wsl-boot "$work/wsl-pool-api/dmesg-boot.txt" "${SERIES_RUST_SUITES[@]}"
 
 	[ -x "$TOP/tools/target/debug/swiotlbctl" ] ||
 		timed swiotlbctl nice -n 19 cargo build --manifest-path "$TOP/tools/Cargo.toml" --locked \

@@ -71,22 +71,22 @@ pub(crate) const SHARED_POOL_MSG: &str = "this kernel carries Microsoft's hv_pci
 pub(crate) fn shared_pool_owner() -> bool {
     #[cfg(all(CONFIG_MODULES, not(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED)))]
     {
-        // What `symbol_get()` adds: the name stays in the symbol table even with
-        // `CONFIG_TRIM_UNUSED_KSYMS`.
+        // The name, in the section where `symbol_get()` puts it: it then stays in the symbol
+        // table even with `CONFIG_TRIM_UNUSED_KSYMS`.
         #[used]
         #[link_section = ".no_trim_symbol"]
-        static NOTRIM: [u8; 20] = *b"swiotlb_create_pool\0";
-        let name = c_str!("swiotlb_create_pool");
+        static NAME: [u8; 20] = *b"swiotlb_create_pool\0";
+        let name = NAME.as_ptr().cast();
         // SAFETY: `name` is a NUL-terminated string. The symbol found is never called (its
         // signature is not ours to know), only put back.
-        if unsafe { bindings::__symbol_get(name.as_char_ptr()) }.is_null() {
+        if unsafe { bindings::__symbol_get(name) }.is_null() {
             return false;
         }
         // Without module unloading there is no reference to put back.
         #[cfg(CONFIG_MODULE_UNLOAD)]
         // SAFETY: the symbol was got just above, and is put back once.
         unsafe {
-            bindings::__symbol_put(name.as_char_ptr())
+            bindings::__symbol_put(name)
         };
         true
     }
