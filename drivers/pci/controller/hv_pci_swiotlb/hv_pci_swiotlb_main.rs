@@ -71,12 +71,13 @@ pub(crate) const SHARED_POOL_MSG: &str = "this kernel carries Microsoft's hv_pci
 pub(crate) fn shared_pool_owner() -> bool {
     #[cfg(all(CONFIG_MODULES, not(CONFIG_PCI_HYPERV_SWIOTLB_REPLACES_SHARED)))]
     {
-        // The name, in the section where `symbol_get()` puts it: it then stays in the symbol
-        // table even with `CONFIG_TRIM_UNUSED_KSYMS`.
+        // What `symbol_get()` adds: the name stays in the symbol table even with
+        // `CONFIG_TRIM_UNUSED_KSYMS`. The linker discards this section from the image, so the
+        // lookup needs a copy of its own.
         #[used]
         #[link_section = ".no_trim_symbol"]
-        static NAME: [u8; 20] = *b"swiotlb_create_pool\0";
-        let name = NAME.as_ptr().cast();
+        static NOTRIM: [u8; 20] = *b"swiotlb_create_pool\0";
+        let name = c_str!("swiotlb_create_pool").as_char_ptr();
         // SAFETY: `name` is a NUL-terminated string. The symbol found is never called (its
         // signature is not ours to know), only put back.
         if unsafe { bindings::__symbol_get(name) }.is_null() {
