@@ -95,7 +95,10 @@ enum Published {
     /// Nobody yet: the target driver was not registered when this driver started.
     Pending,
     /// This driver, until the publication is dropped.
-    Here(Publication),
+    Here {
+        /// The files, removed when the registry goes.
+        _files: Publication,
+    },
     /// Someone else (the running kernel's hv_pci): the host reads their range, so this driver
     /// hands out no pools.
     Elsewhere,
@@ -186,11 +189,11 @@ impl Registry {
 
     fn publish_locked(&self, b: &mut Bindings) -> Result {
         match b.published {
-            Published::Here(_) => Ok(()),
+            Published::Here { .. } => Ok(()),
             Published::Elsewhere => Err(EEXIST),
             Published::Pending => match Publication::new(self.test_mode, self.base, self.size) {
                 Ok(p) => {
-                    b.published = Published::Here(p);
+                    b.published = Published::Here { _files: p };
                     Ok(())
                 }
                 Err(e) => {

@@ -188,8 +188,7 @@ struct HvPciSwiotlb {
 /// (a distribution kernel with the driver built in, on bare metal or another hypervisor) it
 /// reserves nothing and stays idle, once it has said so.
 pub(crate) fn serves_this_machine() -> bool {
-    // SAFETY: no preconditions; the hypervisor is known from early boot.
-    if shim::test_mode() || unsafe { shim::hvps_hyperv_guest() } {
+    if shim::test_mode() || hyperv_guest() {
         return true;
     }
     static SAID: AtomicBool = AtomicBool::new(false);
@@ -201,6 +200,15 @@ pub(crate) fn serves_this_machine() -> bool {
         const HINT: &str = "";
         pr_info!("not a Hyper-V guest{HINT}: nothing reserved; idle\n");
     }
+    false
+}
+
+/// Whether the kernel runs on Hyper-V; known from early boot, so the built-in driver can ask at
+/// `core_initcall`. Without Hyper-V support there is no hv_pci to serve.
+fn hyperv_guest() -> bool {
+    #[cfg(CONFIG_HYPERV)]
+    return kernel::hyperv::is_guest();
+    #[cfg(not(CONFIG_HYPERV))]
     false
 }
 
@@ -311,6 +319,9 @@ fn start() -> Result<Option<Pin<KBox<Active>>>> {
 
 impl kernel::Module for HvPciSwiotlb {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: this is the first and only call, and publishing (by the registry started
+        // below, or by the KUnit tests, which run after `init`) comes later.
+        unsafe { publish::init_lock() };
         THIS_MODULE_PTR.store(module.as_ptr(), Ordering::Relaxed);
         if shared_pool_owner() {
             pr_notice!("{}\n", SHARED_POOL_MSG);

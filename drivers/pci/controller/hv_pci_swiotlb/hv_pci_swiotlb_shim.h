@@ -16,8 +16,5 @@ bool hvps_param_size_too_long(void);
 const char *hvps_param_layout(void);
 bool hvps_param_test_mode(void);
 unsigned int hvps_param_max_devices(void);
-bool hvps_hyperv_guest(void);
-int hvps_publish(bool test_mode, phys_addr_t base, size_t size);
-void hvps_unpublish(void);
 
 #endif /* _HV_PCI_SWIOTLB_SHIM_H */

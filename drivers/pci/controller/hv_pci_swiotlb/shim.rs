@@ -2,14 +2,10 @@
 
 //! Declarations of the C shim (`hv_pci_swiotlb_shim.c`), kept in one place.
 //!
-//! Only the small safe functions below, [`crate::serves_this_machine`] and
-//! [`crate::publish`] call these; see the C file for each function's contract.
+//! Only the small safe functions below call these; see the C file for each function's
+//! contract.
 
-use kernel::{
-    bindings,
-    ffi::{c_char, c_int},
-    prelude::*,
-};
+use kernel::{ffi::c_char, prelude::*};
 
 extern "C" {
     pub(crate) fn hvps_param_size() -> *const c_char;
@@ -17,9 +13,6 @@ extern "C" {
     pub(crate) fn hvps_param_layout() -> *const c_char;
     pub(crate) fn hvps_param_test_mode() -> bool;
     pub(crate) fn hvps_param_max_devices() -> u32;
-    pub(crate) fn hvps_hyperv_guest() -> bool;
-    pub(crate) fn hvps_publish(test_mode: bool, base: bindings::phys_addr_t, size: usize) -> c_int;
-    pub(crate) fn hvps_unpublish();
 }
 
 /// A string parameter of the shim, as given by the user.
