@@ -16,15 +16,21 @@
 #   0009 rust: device: Walk a bus, and tell where a device sits
 #   0010 rust: virtio: Add the transport features of a device
 #   0011 rust: dma: Add mapping_error()
-#                                       (patches/0001 to 0011)
-#   0012 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
-#        (the Rust driver and its C shim, with the Kconfig and Makefile
-#        wiring of the last patch in patches/; not its tests)
-#   0013 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
+#   0012 Drivers: hv: vmbus: Add vmbus_bus_type()
+#   0013 rust: hyperv: Tell a Hyper-V guest, and find the VMBus
+#   0014 rust: driver: Add read-only files in a driver's directory
+#   0015 rust: param: Add module parameters of C's types, and early
+#        parameters
+#   0016 rust: Add initcalls at a chosen level
+#                                       (patches/0001 to 0016)
+#   0017 PCI: hv: Add hv_pci_swiotlb, per-device SWIOTLB pools for virtio
+#        (the Rust driver, with the Kconfig and Makefile wiring of the
+#        last patch in patches/; not its tests)
+#   0018 PCI: hv: hv_pci_swiotlb: Add KUnit tests (drivers/.../kunit/,
 #        CONFIG_HV_PCI_SWIOTLB_KUNIT_TEST, .kunitconfig)
-#   0014 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
+#   0019 Documentation: hv_pci_swiotlb admin guide, ABI, testing and tools
 #        (linked from the admin-guide, dev-tools and tools indexes)
-#   0015 MAINTAINERS: Add hv_pci_swiotlb
+#   0020 MAINTAINERS: Add hv_pci_swiotlb
 #
 # Usage: scripts/mkpatches.sh [OUT_DIR]   (default $CACHE_DIR/patches)
 # Prints the directory holding the series.
@@ -175,11 +181,14 @@ The range is published as swiotlb_base (0400) and swiotlb_size (0444) in
 /sys/bus/vmbus/drivers/hv_pci/, where the WSL host reads it; a debugfs
 table shows each device's pool and counters.
 
-The driver is written in Rust. Its pools are kernel::dma::swiotlb's; a
-C shim remains for what the kernel crate cannot express yet (string and
-early parameters, initcall levels, driver attributes in another driver's
-directory, the reservation with alloc_contig_pages()). Built with
-CONFIG_SWIOTLB_DEVICE_POOL=n, it has no pools and says so:
+The driver is written in Rust only, on the kernel crate: the pools are
+kernel::dma::swiotlb's, the range kernel::page::contiguous's, the files
+kernel::driver::attr's, the parameters kernel::param's and the early
+reservation an initcall!. hv_pci's directory is looked up by name, which
+is safe because hv_pci is built in (PCI_HYPERV=y; the KUnit-only
+configuration has no hv_pci), as virtio-pci is where test mode publishes
+(VIRTIO_PCI=y). Built with CONFIG_SWIOTLB_DEVICE_POOL=n, it has no pools
+and says so:
 
   The running kernel is missing a patch that significantly improves
   virtio device performance. Update to a more recent WSL kernel to enable

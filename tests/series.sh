@@ -35,6 +35,17 @@ else
 fi
 patches=("$series"/*.patch)
 
+# Drivers are Rust only: the driver's patch adds no C file (what it needs
+# from C is in the kernel crate's patches before it).
+drv_patch=$(grep -l '^Subject: \[PATCH[^]]*\] PCI: hv: Add hv_pci_swiotlb' "${patches[@]}")
+c_files=$(sed -n 's|^+++ b/\(drivers/pci/controller/hv_pci_swiotlb/.*\.[ch]\)$|\1|p' $drv_patch)
+if [ -n "$drv_patch" ] && [ -z "$c_files" ]; then
+	echo "ok - patches: the driver's patch adds no C file under drivers/pci/controller/hv_pci_swiotlb/"
+else
+	echo "not ok - patches: the driver's patch adds no C file under drivers/pci/controller/hv_pci_swiotlb/"
+	echo "${c_files:-no driver patch found}" | sed 's/^/#   /'
+fi
+
 # checkpatch as a maintainer runs it on a posting. Two warnings are left out:
 # FILE_PATH_CHANGES (MAINTAINERS gets its own patch, the last one) and
 # UNKNOWN_COMMIT_ID (the Debian source has no git history to look the Fixes:

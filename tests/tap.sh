@@ -98,13 +98,14 @@ kunit_results() {
 # bus notifiers (patches/0004), the device lock (0006), SWIOTLB device pools
 # (0007), contiguous page ranges (0008), bus walks (0009), virtio features
 # (0010), dma::mapping_error() (0011), Hyper-V (0013; the test kernels
-# have a built-in VMBus that stays down under QEMU) and driver files (0014).
+# have a built-in VMBus that stays down under QEMU), driver files (0014),
+# parameters (0015) and initcalls (0016).
 # (0005's skip() is checked on its own: its one case reports itself
 # skipped.)
 SERIES_RUST_SUITES=(rust_kernel_device_notifier rust_kernel_device_lock
 	rust_kernel_dma_swiotlb rust_kernel_page_contiguous rust_kernel_device_bus
 	rust_kernel_virtio rust_kernel_dma_mapping_error rust_kernel_hyperv
-	rust_kernel_driver_attr)
+	rust_kernel_driver_attr rust_kernel_param rust_kernel_initcall)
 
 # boot_suites NAME LOG SUITE...: takes each suite's block out of a boot log
 # (other suites of the kernel run there too), reports its cases as

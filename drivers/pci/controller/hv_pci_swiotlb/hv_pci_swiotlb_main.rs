@@ -17,7 +17,6 @@ mod params;
 mod pool;
 mod publish;
 mod reservation;
-mod shim;
 mod size;
 mod slices;
 
@@ -188,7 +187,7 @@ struct HvPciSwiotlb {
 /// (a distribution kernel with the driver built in, on bare metal or another hypervisor) it
 /// reserves nothing and stays idle, once it has said so.
 pub(crate) fn serves_this_machine() -> bool {
-    if shim::test_mode() || hyperv_guest() {
+    if params::test_mode() || hyperv_guest() {
         return true;
     }
     static SAID: AtomicBool = AtomicBool::new(false);
@@ -215,7 +214,7 @@ fn hyperv_guest() -> bool {
 /// Builds the pools and starts serving devices; [`None`] where the driver stays idle (the reason
 /// is logged).
 fn start() -> Result<Option<Pin<KBox<Active>>>> {
-    let test_mode = shim::test_mode();
+    let test_mode = params::test_mode();
     if !serves_this_machine() {
         return Ok(None);
     }
@@ -234,11 +233,11 @@ fn start() -> Result<Option<Pin<KBox<Active>>>> {
         }
     };
 
-    let (layout, ok) = params::choose_layout(shim::param(shim::Param::Layout));
+    let (layout, ok) = params::choose_layout(params::layout_param());
     if !ok {
         pr_warn!("unknown layout: using {}\n", layout.name());
     }
-    let (max_devices, ok) = params::choose_max_devices(shim::max_devices());
+    let (max_devices, ok) = params::choose_max_devices(params::max_devices_param());
     if !ok {
         pr_warn!(
             "max_devices must be 1-{}: using {max_devices}\n",

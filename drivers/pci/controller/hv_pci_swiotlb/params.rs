@@ -6,6 +6,11 @@
 //! A bad value never stops the driver from loading: it is named in the log together with what
 //! happens instead, which for the size is the safe choice of not reserving anything (devices then
 //! keep bouncing through the kernel's default SWIOTLB pool).
+//!
+//! The parameters are those of C's `module_param()`: strings among them, two of them only with
+//! `CONFIG_HV_PCI_SWIOTLB_DEBUG`, and `hv_pci_swiotlb=` an early boot parameter of the built-in
+//! driver, which `module!`'s `params` cannot express. `test_mode` and `max_devices` are not in
+//! sysfs; built in, `hv_pci_swiotlb.<param>=` on the command line sets each.
 
 use crate::{
     reservation::RESERVATION_ALIGN,
@@ -60,25 +65,87 @@ pub(crate) enum SizeChoice {
     Disabled,
 }
 
-/// The size parameter as handed over by the shim.
+kernel::module_param!(
+    static SIZE: string[32],
+    module "hv_pci_swiotlb", name "size", perm 0o444,
+    "Memory for all pools, memparse syntax (64M); 0 disables. Built in: also hv_pci_swiotlb=<size>"
+);
+
+kernel::early_param!(
+    /// `hv_pci_swiotlb=<size>`, the WSL kernels' parameter (built in): only a size. A value
+    /// that does not fit is cut, which the driver refuses rather than read as another size.
+    static BOOT_SIZE: string[32] = "hv_pci_swiotlb"
+);
+
+kernel::module_param!(
+    static MAX_DEVICES_PARAM: uint = DEFAULT_MAX_DEVICES,
+    module "hv_pci_swiotlb", name "max_devices", perm 0,
+    "Number of per-device pools (1-64); more devices share them"
+);
+
+#[cfg(hvps_test_params)]
+kernel::module_param!(
+    static TEST_MODE: bool = false,
+    module "hv_pci_swiotlb", name "test_mode", perm 0,
+    "Serve any virtio-pci function and publish in virtio-pci's directory (guests without VMBus)"
+);
+
+#[cfg(hvps_test_params)]
+kernel::module_param!(
+    static LAYOUT: string[16],
+    module "hv_pci_swiotlb", name "layout", perm 0o444,
+    "per-device (default): a pool per device; shared: one pool for all"
+);
+
+/// The `test_mode` parameter: serve every virtio-pci function, not only those behind hv_pci.
+/// Always false without `CONFIG_HV_PCI_SWIOTLB_DEBUG`.
+pub(crate) fn test_mode() -> bool {
+    #[cfg(hvps_test_params)]
+    return TEST_MODE.get();
+    #[cfg(not(hvps_test_params))]
+    false
+}
+
+/// The `layout` parameter, [`None`] if not given (always without
+/// `CONFIG_HV_PCI_SWIOTLB_DEBUG`); [`choose_layout`] checks it.
+pub(crate) fn layout_param() -> Option<&'static [u8]> {
+    #[cfg(hvps_test_params)]
+    return LAYOUT.get().map(|s| s.to_bytes());
+    #[cfg(not(hvps_test_params))]
+    None
+}
+
+/// The `max_devices` parameter as given; [`choose_max_devices`] checks it.
+pub(crate) fn max_devices_param() -> u32 {
+    MAX_DEVICES_PARAM.get()
+}
+
+/// The size parameter as the user gave it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SizeParam<'a> {
     /// Not given.
     Absent,
     /// Given, in full.
     Given(&'a [u8]),
-    /// Given, but longer than the shim's buffer: only its start, which could read as another
-    /// size than the user asked for.
+    /// Given, but longer than the boot parameter's buffer: only its start, which could read as
+    /// another size than the user asked for. (A module parameter that does not fit is refused
+    /// when the module loads.)
     TooLong(&'a [u8]),
 }
 
 impl<'a> SizeParam<'a> {
-    /// Reads the parameter from the shim.
-    pub(crate) fn get() -> Self {
-        match crate::shim::param(crate::shim::Param::Size) {
+    /// Reads the parameter: `hv_pci_swiotlb=` if given (built in only), else `size=`.
+    pub(crate) fn get() -> SizeParam<'static> {
+        if let Some(raw) = BOOT_SIZE.get() {
+            return if BOOT_SIZE.truncated() {
+                SizeParam::TooLong(raw.to_bytes())
+            } else {
+                SizeParam::Given(raw.to_bytes())
+            };
+        }
+        match SIZE.get() {
             None => SizeParam::Absent,
-            Some(raw) if crate::shim::size_param_too_long() => SizeParam::TooLong(raw),
-            Some(raw) => SizeParam::Given(raw),
+            Some(raw) => SizeParam::Given(raw.to_bytes()),
         }
     }
 }

@@ -6,13 +6,8 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::{
-    c_str,
-    device::notifier::BusType,
-    driver::attr::File,
-    driver_attr_ro,
-    prelude::*,
-    str::Formatter,
-    sync::global_lock,
+    c_str, device::notifier::BusType, driver::attr::File, driver_attr_ro, prelude::*,
+    str::Formatter, sync::global_lock,
 };
 
 /// What the files show. Written before the files are created, which orders the writes before

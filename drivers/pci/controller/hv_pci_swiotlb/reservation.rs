@@ -2,6 +2,7 @@
 
 //! The driver's contiguous bounce buffer memory below 4 GiB.
 
+#[cfg(not(MODULE))]
 use crate::params::SizeChoice;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
@@ -73,7 +74,7 @@ impl Reservation {
     pub(crate) fn take_early() -> Option<Self> {
         let p = EARLY.swap(core::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: a non-NULL pointer in `EARLY` came from `KBox::into_raw` in
-        // `hvps_early_reserve`, and the swap hands it out once.
+        // `early_reserve`, and the swap hands it out once.
         (!p.is_null()).then(|| KBox::into_inner(unsafe { KBox::from_raw(p) }))
     }
 
@@ -91,30 +92,36 @@ impl Reservation {
 /// The range the built-in driver reserved at `core_initcall`, until the module takes it.
 static EARLY: AtomicPtr<Reservation> = AtomicPtr::new(core::ptr::null_mut());
 
-/// Entry point of the built-in driver's early reservation, called by the C shim at
-/// `core_initcall`, long before the Rust module starts: decides the size from
-/// `hv_pci_swiotlb=` and reserves it while memory below 4 GiB is unfragmented.
-#[no_mangle]
-pub(crate) extern "C" fn hvps_early_reserve() {
+/// The built-in driver's early reservation, at `core_initcall`, long before the Rust module
+/// starts (`device_initcall`): decides the size from `hv_pci_swiotlb=` and reserves it while
+/// memory below 4 GiB is unfragmented. A module reserves in its init instead.
+///
+/// It does not fail: every failure is logged, and the module's init tries again.
+#[cfg(not(MODULE))]
+fn early_reserve() -> Result {
     // Without the pool API nothing could use the range, and Microsoft's pool code parses the
     // same parameter and reserves at the same level; the module's init says why nothing happens.
     if !kernel::dma::swiotlb::AVAILABLE
         || crate::shared_pool_owner()
         || !crate::serves_this_machine()
     {
-        return;
+        return Ok(());
     }
     let SizeChoice::Reserve(size) = crate::params::log_size_choice() else {
-        return;
+        return Ok(());
     };
     let Ok(r) = Reservation::with_fallback(size) else {
-        return;
+        return Ok(());
     };
     match KBox::new(r, GFP_KERNEL) {
         Ok(r) => EARLY.store(KBox::into_raw(r), Ordering::Release),
         Err(_) => pr_err!("out of memory: devices keep the default SWIOTLB pool\n"),
     }
+    Ok(())
 }
+
+#[cfg(not(MODULE))]
+kernel::initcall!(core, early_reserve);
 
 #[cfg(hvps_kunit)]
 #[path = "kunit/reservation.rs"]
