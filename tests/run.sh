@@ -97,6 +97,27 @@ else
 	case_result fail "config: an option that did not land is reported" "$work/impossible.log"
 fi
 
+# Kconfig accepts the driver only where finding hv_pci by name is sound: with
+# a built-in hv_pci, or none (KUnit). The same configuration with
+# PCI_HYPERV=y keeps the driver, so that a lost toolchain cannot fake a pass.
+kconfig_with() { # kconfig_with PCI_HYPERV_VALUE: prints the driver's value
+	local o
+	o=$(mktemp -d) && cp "$build/.config" "$o/.config" &&
+		"$ksrc/scripts/config" --file "$o/.config" --set-val PCI_HYPERV "$1" &&
+		make -s -C "$ksrc" O="$o" LLVM=-19 olddefconfig >/dev/null 2>&1 &&
+		sed -n 's/^CONFIG_PCI_HYPERV_SWIOTLB=//p' "$o/.config"
+	rm -rf "$o"
+}
+ksrc=$CACHE_DIR/work/$(basename "$build" | sed 's/-default$//')
+if [ "$(kconfig_with y)" = m ] && [ -z "$(kconfig_with m)" ]; then
+	case_result ok "config: the driver needs a built-in hv_pci (PCI_HYPERV=m refused)"
+else
+	printf 'PCI_HYPERV=y: %s\nPCI_HYPERV=m: %s\n' "$(kconfig_with y)" "$(kconfig_with m)" \
+		>"$work/kconfig-hyperv.log"
+	case_result fail "config: the driver needs a built-in hv_pci (PCI_HYPERV=m refused)" \
+		"$work/kconfig-hyperv.log"
+fi
+
 rel=drivers/pci/controller/hv_pci_swiotlb/hv_pci_swiotlb.ko
 mod=$build/extmod/$rel
 for f in "$mod" "$build/$rel"; do
