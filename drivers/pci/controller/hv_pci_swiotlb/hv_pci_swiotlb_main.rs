@@ -237,7 +237,7 @@ fn start() -> Result<Option<Pin<KBox<Active>>>> {
     if !ok {
         pr_warn!("unknown layout: using {}\n", layout.name());
     }
-    let (max_devices, ok) = params::choose_max_devices(params::max_devices_param());
+    let (max_devices, ok) = params::choose_max_devices(params::MAX_DEVICES_PARAM.get());
     if !ok {
         pr_warn!(
             "max_devices must be 1-{}: using {max_devices}\n",

@@ -78,7 +78,8 @@ kernel::early_param!(
 );
 
 kernel::module_param!(
-    static MAX_DEVICES_PARAM: uint = DEFAULT_MAX_DEVICES,
+    /// The `max_devices` parameter as given; [`choose_max_devices`] checks it.
+    pub(crate) static MAX_DEVICES_PARAM: uint = DEFAULT_MAX_DEVICES,
     module "hv_pci_swiotlb", name "max_devices", perm 0,
     "Number of per-device pools (1-64); more devices share them"
 );
@@ -113,11 +114,6 @@ pub(crate) fn layout_param() -> Option<&'static [u8]> {
     return LAYOUT.get().map(|s| s.to_bytes());
     #[cfg(not(hvps_test_params))]
     None
-}
-
-/// The `max_devices` parameter as given; [`choose_max_devices`] checks it.
-pub(crate) fn max_devices_param() -> u32 {
-    MAX_DEVICES_PARAM.get()
 }
 
 /// The size parameter as the user gave it.
